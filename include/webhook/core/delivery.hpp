@@ -1,0 +1,27 @@
+#pragma once
+// Delivery: one verified webhook as the inbox stores it. Built by ingest(), owned by value.
+
+#include <cstdint>
+#include <string>
+
+#include "webhook/core/dedup_key.hpp"
+#include "webhook/core/signature.hpp"
+
+namespace webhook::core {
+
+struct Delivery {
+  DedupKey key;
+  std::string event_type;   // verbatim event name; empty when quarantined for lack of one
+  std::string entity_kind;  // "transaction" | "customer" | "" when quarantined
+  std::string entity_id;
+  bool quarantined = false;
+  std::string quarantine_reason;  // "no_entity_id", "no_event_name", "not_json"
+  std::string body;               // raw bytes, byte-exact
+  std::string request_id;
+  std::int64_t received_at_ms = 0;  // Unix epoch milliseconds
+  Scheme scheme = Scheme::none;
+  BodyCandidate candidate = BodyCandidate::none;
+  int key_slot = -1;
+};
+
+}  // namespace webhook::core
