@@ -1,0 +1,38 @@
+#pragma once
+// SqliteInbox: the Inbox on SQLite. Dedup is a property of the SQL: INSERT ... ON CONFLICT DO
+// NOTHING on the UNIQUE dedup key, and the changed-row count tells new from duplicate.
+// store_batch() runs one BEGIN IMMEDIATE ... COMMIT per batch (group commit); with
+// synchronous=FULL the COMMIT returns only once the batch is on disk.
+// The entity is stored once, in the key columns: a StoredEvent's entity_kind/entity_id are the
+// key's, and empty for a quarantined event (key entity_kind "quarantine"), as ingest() builds it.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "webhook/core/inbox.hpp"
+#include "webhook/storage/database.hpp"
+
+namespace webhook::storage {
+
+class SqliteInbox final : public core::Inbox {
+ public:
+  // Takes ownership of an open, migrated database.
+  explicit SqliteInbox(Database db);
+  ~SqliteInbox() override;
+
+  std::vector<core::StoreResult> store_batch(std::span<const core::Delivery> batch) override;
+  std::optional<core::StoredEvent> find_event(std::int64_t id) override;
+  std::optional<core::StoredEvent> find_by_key(const core::DedupKey& key) override;
+  std::int64_t count_events() override;
+
+  Database& database() { return db_; }
+
+ private:
+  struct Statements;
+  std::mutex mutex_;  // serialises use of the one connection (writer thread vs. readers)
+  Database db_;
+  std::unique_ptr<Statements> stmts_;
+};
+
+}  // namespace webhook::storage

@@ -1,0 +1,3 @@
+#pragma once
+// Declaration for the build-generated migration table (cmake/EmbedMigrations.cmake).
+#include "webhook/storage/database.hpp"
