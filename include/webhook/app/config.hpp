@@ -1,0 +1,132 @@
+#pragma once
+// Config: every setting of the service, with its default (DESIGN.md section 4, documented key by
+// key in config/webhook-receiver.example.json).
+//  1. default_config() is the embedded default: loopback, SQLite under var/, example source.
+//  2. load_config() reads one JSON file (comments and trailing commas allowed), applies
+//     environment overrides, resolves secrets from the environment or *_FILE, and validates
+//     everything up front.
+//  3. Any unknown key or bad value throws ConfigError whose message names the key path
+//     ("storage.ack_budget_ms: must be between 100 and 9000"); main prints it and exits 2.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "webhook/core/ingest.hpp"
+
+namespace webhook::app {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Looks up an environment variable; tests pass a map instead of the real environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup process_environment();
+EnvLookup map_environment(std::map<std::string, std::string> values);
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string host = "127.0.0.1";  // derived from listen
+  std::uint16_t port = 8080;       // derived from listen (0: any free port)
+  int io_threads = 2;
+  std::size_t max_body_bytes = 1048576;
+  int header_timeout_ms = 10000;
+  int body_timeout_ms = 30000;
+  int shutdown_timeout_ms = 10000;
+  std::vector<std::string> trusted_proxies;  // CIDRs; used from issue 4 on
+};
+
+struct SourceConfig {
+  std::string name = "production";
+  std::string path = "/webhooks";
+  core::SchemeSetting scheme = core::SchemeSetting::automatic;
+  std::string secret_keys_env = "WEBHOOK_RECEIVER_SECRET_KEYS";
+  bool require_all_when_both = false;  // "both_present": "either" | "require_all"
+  bool allow_sha256_prefix = false;
+  bool allow_unsigned = false;
+  bool malformed_reply_400 = false;      // "malformed_reply": 200 | 400
+  core::DedupPolicy dedup;               // "dedup": {customer_state, include_state_everywhere}
+  std::vector<std::string> secret_keys;  // resolved at load; never logged or printed
+};
+
+struct StorageConfig {
+  std::string sqlite_path = "var/webhook-receiver.db";
+  int ack_budget_ms = 3000;
+  std::size_t max_batch = 512;  // 1 = group commit off
+  std::size_t max_queue = 10000;
+  int busy_timeout_ms = 5000;
+};
+
+struct PayloadLogConfig {
+  std::string path = "var/payloads.jsonl";  // "" disables the payload log
+  std::uint64_t max_bytes = 67108864;
+  unsigned max_files = 10;
+};
+
+struct RetryConfig {
+  int initial_ms = 1000;
+  double multiplier = 2.0;
+  int max_ms = 32000;
+  int max_attempts = 5;
+};
+
+struct WorkersConfig {
+  int threads = 4;
+  RetryConfig retry;
+};
+
+struct RouteConfig {
+  std::string match;                  // exact type, prefix glob "payment.*", or "*"
+  std::vector<std::string> handlers;  // names from `handlers` or built-in "log"
+};
+
+struct HandlerConfig {
+  std::string name;
+  std::string type;                  // "log" | "forward" | "exec"
+  std::string url;                   // forward
+  std::string secret_env;            // forward: env var holding the forward secret
+  std::vector<std::string> command;  // exec: argv, no shell
+  int timeout_ms = 10000;
+};
+
+struct LoggingConfig {
+  std::string format = "text";  // text | json
+  std::string level = "info";   // trace | debug | info | warn | error
+};
+
+struct Config {
+  ServerConfig server;
+  std::vector<SourceConfig> sources;
+  StorageConfig storage;
+  PayloadLogConfig payload_log;
+  WorkersConfig workers;
+  std::vector<RouteConfig> routes;
+  std::vector<HandlerConfig> handlers;
+  LoggingConfig logging;
+};
+
+// The embedded defaults (one "production" source on /webhooks); secrets are not resolved.
+Config default_config();
+
+// Parses `json_text` (from `origin`, used in messages) over the defaults, applies environment
+// overrides, resolves secrets (unless `resolve_secrets` is false: CLI commands that only need
+// the database) and validates. Throws ConfigError naming the key.
+Config parse_config(std::string_view json_text, std::string_view origin, const EnvLookup& env,
+                    bool resolve_secrets = true);
+
+// Reads the file (`path`, or $WEBHOOK_RECEIVER_CONFIG, or the embedded defaults when neither),
+// then as parse_config. Throws ConfigError.
+Config load_config(const std::optional<std::string>& path, const EnvLookup& env,
+                   bool resolve_secrets = true);
+
+// The ingest view of a configured source.
+core::SourceSpec to_source_spec(const SourceConfig& source);
+
+}  // namespace webhook::app
