@@ -1,0 +1,33 @@
+#pragma once
+// Application: wires the modules together and owns their lifetimes.
+//  1. start(): open the database (0600) and migrate, start the InboxWriter, open the payload
+//     log, start the HTTP server.
+//  2. stop(), in DESIGN.md's order: stop accepting and answer in-flight requests with their
+//     committed result (Server::shutdown), drain the writer, checkpoint the WAL, close.
+// Thread: start() and stop() from one thread (main, or a test).
+
+#include <cstdint>
+#include <memory>
+
+#include "webhook/app/config.hpp"
+
+namespace webhook::app {
+
+class Application {
+ public:
+  explicit Application(Config config);
+  ~Application();  // stop()
+  Application(const Application&) = delete;
+  Application& operator=(const Application&) = delete;
+
+  // Throws webhook::storage::StorageError or std::runtime_error (bind failure) on failure.
+  void start();
+  std::uint16_t port() const;
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace webhook::app

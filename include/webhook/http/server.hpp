@@ -1,0 +1,68 @@
+#pragma once
+// Server: the public HTTP listener (Boost.Beast, one C++20 coroutine per connection).
+//  1. start() binds, then runs `io_threads` threads; each accepted connection gets a strand and
+//     a session coroutine that reads with limits and timeouts, answers, and keeps alive.
+//  2. A webhook POST is ingested (pure), written to the payload log, submitted to the
+//     InboxWriter, and answered only when its transaction has committed or the ack budget ran out.
+//  3. shutdown(): stop accepting, close idle connections, let in-flight requests finish with
+//     their committed answers (bounded by shutdown_timeout), then stop the I/O threads.
+// Thread: start()/shutdown()/port() from the owning thread; the rest runs on the I/O threads.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "webhook/core/ingest.hpp"
+
+namespace webhook::storage {
+class InboxWriter;
+class PayloadLog;
+}  // namespace webhook::storage
+
+namespace webhook::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port (see port())
+  int io_threads = 2;
+  std::size_t max_body_bytes = 1048576;
+  std::size_t max_header_bytes = 16384;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds ack_budget{3000};
+  std::chrono::milliseconds shutdown_timeout{10000};
+};
+
+// Cached readiness, computed off the I/O threads by its owner; must be cheap and thread-safe.
+struct Readiness {
+  bool ready = false;
+  std::string reason;
+};
+using ReadinessProbe = std::function<Readiness()>;
+
+class Server {
+ public:
+  // `writer` and `payload_log` must outlive the server.
+  Server(ServerOptions options, std::vector<core::SourceSpec> sources, storage::InboxWriter& writer,
+         storage::PayloadLog& payload_log, ReadinessProbe readiness);
+  ~Server();  // shutdown() if still running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts the I/O threads. Throws std::runtime_error naming the address on failure.
+  void start();
+  // The bound port (useful with port 0). Valid after start().
+  std::uint16_t port() const;
+  // Graceful stop as described above; returns the number of connections that had to be cut
+  // because they did not finish within shutdown_timeout. Idempotent.
+  std::size_t shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace webhook::http

@@ -1,0 +1,29 @@
+#pragma once
+// The subcommands of `webhook-receiver` (DESIGN.md section 4). Each takes its arguments (after
+// the subcommand name) and the streams to write to, and returns the exit code:
+// 0 success, 1 runtime failure, 2 usage or configuration error (one line naming the flag/key).
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace webhook::cli {
+
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+using ArgList = std::vector<std::string>;
+
+int run(const ArgList& argv, Io io);  // dispatches on argv[0] (default: serve)
+
+int cmd_serve(const ArgList& args, Io io);
+int cmd_migrate(const ArgList& args, Io io);
+int cmd_sign(const ArgList& args, Io io);
+int cmd_verify(const ArgList& args, Io io);
+int cmd_healthcheck(const ArgList& args, Io io);
+int cmd_version(const ArgList& args, Io io);
+
+}  // namespace webhook::cli

@@ -1,0 +1,69 @@
+// `webhook-receiver <command> ...`: picks the subcommand and turns errors into exit codes.
+#include <iostream>
+#include <map>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "webhook/app/config.hpp"
+
+namespace webhook::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: webhook-receiver <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve [--config FILE]            run the service (default command)\n"
+    "  migrate [--config FILE | --db PATH]\n"
+    "                                   apply pending database migrations and exit\n"
+    "  sign --secret S --scheme header|body FILE\n"
+    "                                   print a signed delivery (curl config by default)\n"
+    "  verify --secret S [--header SIG] FILE\n"
+    "                                   check a captured delivery; exit 0 when authentic\n"
+    "  healthcheck [--url URL]          exit 0 when /healthz answers 200\n"
+    "  version                          version, build type, library versions\n"
+    "\n"
+    "Each command takes --help. Exit codes: 0 success, 1 runtime failure, 2 usage or\n"
+    "configuration error.\n";
+
+}  // namespace
+
+int run(const ArgList& argv, Io io) {
+  using Command = int (*)(const ArgList&, Io);
+  static const std::map<std::string, Command> commands = {
+      {"serve", cmd_serve},   {"migrate", cmd_migrate},         {"sign", cmd_sign},
+      {"verify", cmd_verify}, {"healthcheck", cmd_healthcheck}, {"version", cmd_version},
+  };
+  std::string name = "serve";
+  ArgList rest = argv;
+  if (!argv.empty() && argv[0].rfind("--", 0) != 0) {
+    name = argv[0];
+    rest.erase(rest.begin());
+  } else if (!argv.empty() && (argv[0] == "--help" || argv[0] == "-h")) {
+    io.out << kUsage;
+    return 0;
+  }
+  if (name == "help") {
+    io.out << kUsage;
+    return 0;
+  }
+  auto it = commands.find(name);
+  if (it == commands.end()) {
+    io.err << "webhook-receiver: unknown command '" << name << "' (see webhook-receiver --help)\n";
+    return 2;
+  }
+  try {
+    return it->second(rest, io);
+  } catch (const UsageError& e) {
+    io.err << "webhook-receiver " << name << ": " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const app::ConfigError& e) {
+    io.err << "webhook-receiver " << name << ": configuration: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    io.err << "webhook-receiver " << name << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace webhook::cli

@@ -1,0 +1,36 @@
+#pragma once
+// Process: runs the real webhook-receiver binary for tests and stops it by PID only.
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace webhook::testing {
+
+class Process {
+ public:
+  // Starts argv[0] with `argv`, the current environment plus `env` ("NAME=value"), stdout and
+  // stderr appended to `log_path`.
+  Process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+          const std::string& log_path);
+  ~Process();  // SIGKILL and reap if still running
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // Waits for exit; the exit code (128+signal when killed), nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// The contents of `path` once it is non-empty and ends in a newline, within `timeout`.
+std::optional<std::string> wait_for_file_line(const std::string& path,
+                                              std::chrono::milliseconds timeout);
+
+}  // namespace webhook::testing
