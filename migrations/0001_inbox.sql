@@ -26,5 +26,5 @@ CREATE TABLE events (
 
 -- The dispatcher's claim query: due events by status and time.
 CREATE INDEX events_status_due ON events (status, next_attempt_at_ms);
--- Per-entity ordering and look-ups.
-CREATE INDEX events_entity ON events (entity_kind, entity_id, id);
+-- Per-entity ordering (the claim rule) and look-ups by entity.
+CREATE INDEX events_entity ON events (source, entity_kind, entity_id, id);

@@ -1,15 +1,20 @@
-// SqliteInbox: prepared statements (cached for the connection's life), the group-commit batch and
-// the reads. Every SQLite error inside store_batch() becomes a failed result for the whole batch.
+// SqliteInbox: prepared statements (cached for the connection's life), the group-commit batch,
+// the reads and the worker pool's queue. Every SQLite error inside store_batch() becomes a failed
+// result for the whole batch; the queue methods let StorageError out to their caller.
 
 #include "webhook/storage/sqlite_inbox.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "webhook/core/signature.hpp"
 #include "webhook/log/log.hpp"
@@ -33,24 +38,102 @@ WHERE source = ?1 AND event_name = ?2 AND entity_kind = ?3 AND entity_id = ?4 AN
 
 constexpr const char* kSelectEventById = R"sql(
 SELECT id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
-       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot
+       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot,
+       attempts, next_attempt_at_ms, last_error, updated_at_ms
 FROM events WHERE id = ?1
 )sql";
 
 constexpr const char* kSelectEventByKey = R"sql(
 SELECT id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
-       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot
+       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot,
+       attempts, next_attempt_at_ms, last_error, updated_at_ms
 FROM events
 WHERE source = ?1 AND event_name = ?2 AND entity_kind = ?3 AND entity_id = ?4 AND state_token = ?5
 )sql";
 
 constexpr const char* kCountEvents = "SELECT count(*) FROM events";
 
+// ---- the worker pool's queue (the claim rule lives in this SQL) ----------------------------
+
+// The claimable events (include/webhook/core/inbox.hpp, claim_due): pending and due, with no
+// older pending-or-processing event of their entity and no event of their entity processing.
+// Outer rows come from events_status_due; both subqueries probe events_entity.
+constexpr const char* kSelectClaimable = R"sql(
+SELECT e.id FROM events AS e
+WHERE e.status = 'pending' AND e.next_attempt_at_ms <= ?1
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS o
+    WHERE o.source = e.source AND o.entity_kind = e.entity_kind AND o.entity_id = e.entity_id
+      AND o.id < e.id AND o.status IN ('pending', 'processing'))
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS o
+    WHERE o.source = e.source AND o.entity_kind = e.entity_kind AND o.entity_id = e.entity_id
+      AND o.status = 'processing')
+ORDER BY e.id
+LIMIT ?2
+)sql";
+
+// Claims one selected event and returns it as now stored (same columns as kSelectEventById).
+constexpr const char* kClaimEvent = R"sql(
+UPDATE events SET status = 'processing', attempts = attempts + 1, updated_at_ms = ?2
+WHERE id = ?1 AND status = 'pending'
+RETURNING id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
+          quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot,
+          attempts, next_attempt_at_ms, last_error, updated_at_ms
+)sql";
+
+// The outcome of a claimed event: ?2 is 'done' or 'unhandled'.
+constexpr const char* kMarkFinished = R"sql(
+UPDATE events SET status = ?2, updated_at_ms = ?3
+WHERE id = ?1 AND status = 'processing'
+)sql";
+
+constexpr const char* kScheduleRetry = R"sql(
+UPDATE events SET status = 'pending', next_attempt_at_ms = ?2, last_error = ?3, updated_at_ms = ?4
+WHERE id = ?1 AND status = 'processing'
+)sql";
+
+// attempts is kept: it tells how many runs the dead event had.
+constexpr const char* kMarkDead = R"sql(
+UPDATE events SET status = 'dead', last_error = ?2, updated_at_ms = ?3
+WHERE id = ?1 AND status = 'processing'
+)sql";
+
+constexpr const char* kReleaseClaims = R"sql(
+UPDATE events SET status = 'pending', next_attempt_at_ms = ?1, updated_at_ms = ?1
+WHERE status = 'processing'
+)sql";
+
+// last_error is kept, so an operator still sees why the event died before.
+constexpr const char* kRedriveOne = R"sql(
+UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = ?2, updated_at_ms = ?2
+WHERE id = ?1 AND status = 'dead'
+)sql";
+
+constexpr const char* kRedriveAll = R"sql(
+UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = ?1, updated_at_ms = ?1
+WHERE status = 'dead'
+)sql";
+
+// One row; NULL when nothing is pending.
+constexpr const char* kNextDue = R"sql(
+SELECT min(next_attempt_at_ms) FROM events WHERE status = 'pending'
+)sql";
+
 // The key's entity_kind for a delivery quarantined under core::quarantine_key().
 constexpr std::string_view kQuarantineEntityKind = "quarantine";
 
 // The bytes are bound by reference: they outlive the statement's step (SQLITE_STATIC).
 const sqlite3_destructor_type kStatic = nullptr;
+
+// Rows changed by the last statement on `db`.
+std::size_t changed_rows(sqlite3* db) { return static_cast<std::size_t>(sqlite3_changes64(db)); }
+
+// A size for a LIMIT: SQLite takes a signed 64-bit value.
+std::int64_t sql_limit(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(limit < kMax ? limit : kMax);
+}
 
 // A short, payload-free reason for a failed StoreResult.
 std::string short_reason(int code) {
@@ -135,6 +218,7 @@ class Statement {
     }
 
     std::int64_t column_int(int col) const { return sqlite3_column_int64(s_.stmt_, col); }
+    bool column_null(int col) const { return sqlite3_column_type(s_.stmt_, col) == SQLITE_NULL; }
     std::string column_bytes(int col) const {
       const void* data = sqlite3_column_blob(s_.stmt_, col);  // NULL for an empty value
       const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s_.stmt_, col));
@@ -175,6 +259,10 @@ core::StoredEvent read_event(const Statement::Use& row) {
   e.scheme = row.column_bytes(12);
   e.candidate = row.column_bytes(13);
   e.key_slot = static_cast<int>(row.column_int(14));
+  e.attempts = static_cast<int>(row.column_int(15));
+  e.next_attempt_at_ms = row.column_int(16);
+  e.last_error = row.column_bytes(17);
+  e.updated_at_ms = row.column_int(18);
   // The entity is stored once, as part of the key; a quarantined delivery has none of its own.
   if (e.key.entity_kind != kQuarantineEntityKind) {
     e.entity_kind = e.key.entity_kind;
@@ -193,7 +281,16 @@ struct SqliteInbox::Statements {
         select_id_by_key(db, path, kSelectIdByKey),
         select_event_by_id(db, path, kSelectEventById),
         select_event_by_key(db, path, kSelectEventByKey),
-        count_events(db, path, kCountEvents) {}
+        count_events(db, path, kCountEvents),
+        select_claimable(db, path, kSelectClaimable),
+        claim_event(db, path, kClaimEvent),
+        mark_finished(db, path, kMarkFinished),
+        schedule_retry(db, path, kScheduleRetry),
+        mark_dead(db, path, kMarkDead),
+        release_claims(db, path, kReleaseClaims),
+        redrive_one(db, path, kRedriveOne),
+        redrive_all(db, path, kRedriveAll),
+        next_due(db, path, kNextDue) {}
 
   // Inside the batch's transaction; throws StorageError.
   core::StoreResult store(const core::Delivery& d) {
@@ -224,12 +321,31 @@ struct SqliteInbox::Statements {
     return core::StoreResult::duplicate(select.column_int(0));
   }
 
+  // A processing event to `status` (done or unhandled); false when it was not processing.
+  bool finish(std::int64_t id, std::string_view status, std::int64_t now_ms) {
+    Statement::Use update(mark_finished);
+    update.integer(1, id);
+    update.text(2, status);
+    update.integer(3, now_ms);
+    update.step();
+    return changed_rows(db_) == 1;
+  }
+
   sqlite3* db_;
   Statement insert_event;
   Statement select_id_by_key;
   Statement select_event_by_id;
   Statement select_event_by_key;
   Statement count_events;
+  Statement select_claimable;
+  Statement claim_event;
+  Statement mark_finished;
+  Statement schedule_retry;
+  Statement mark_dead;
+  Statement release_claims;
+  Statement redrive_one;
+  Statement redrive_all;
+  Statement next_due;
 };
 
 SqliteInbox::SqliteInbox(Database db)
@@ -284,6 +400,102 @@ std::int64_t SqliteInbox::count_events() {
   std::lock_guard lock(mutex_);
   Statement::Use select(stmts_->count_events);
   select.step();
+  return select.column_int(0);
+}
+
+// ---- the worker pool's queue -----------------------------------------------------------------
+
+std::vector<core::StoredEvent> SqliteInbox::claim_due(std::int64_t now_ms, std::size_t limit) {
+  std::vector<core::StoredEvent> claimed;
+  if (limit == 0) return claimed;
+  std::lock_guard lock(mutex_);
+  // The write lock first, so no other connection claims between our SELECT and UPDATEs.
+  Transaction tx(db_, Transaction::Kind::immediate);
+  std::vector<std::int64_t> ids;
+  {
+    Statement::Use select(stmts_->select_claimable);
+    select.integer(1, now_ms);
+    select.integer(2, sql_limit(limit));
+    while (select.step()) ids.push_back(select.column_int(0));
+  }
+  claimed.reserve(ids.size());
+  for (const std::int64_t id : ids) {
+    Statement::Use update(stmts_->claim_event);
+    update.integer(1, id);
+    update.integer(2, now_ms);
+    if (!update.step()) continue;  // not pending any more: cannot happen under the write lock
+    claimed.push_back(read_event(update));
+    update.step();  // to SQLITE_DONE, so the UPDATE has run to its end before the next one
+  }
+  tx.commit();
+  return claimed;
+}
+
+bool SqliteInbox::mark_done(std::int64_t id, std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  return stmts_->finish(id, core::kStatusDone, now_ms);
+}
+
+bool SqliteInbox::mark_unhandled(std::int64_t id, std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  return stmts_->finish(id, core::kStatusUnhandled, now_ms);
+}
+
+bool SqliteInbox::schedule_retry(std::int64_t id, std::int64_t next_attempt_at_ms,
+                                 std::string_view error, std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  Statement::Use update(stmts_->schedule_retry);
+  update.integer(1, id);
+  update.integer(2, next_attempt_at_ms);
+  update.text(3, error);
+  update.integer(4, now_ms);
+  update.step();
+  return changed_rows(db_.handle()) == 1;
+}
+
+bool SqliteInbox::mark_dead(std::int64_t id, std::string_view error, std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  Statement::Use update(stmts_->mark_dead);
+  update.integer(1, id);
+  update.text(2, error);
+  update.integer(3, now_ms);
+  update.step();
+  return changed_rows(db_.handle()) == 1;
+}
+
+std::size_t SqliteInbox::release_claims(std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  Statement::Use update(stmts_->release_claims);
+  update.integer(1, now_ms);
+  update.step();
+  return changed_rows(db_.handle());
+}
+
+std::size_t SqliteInbox::redrive(std::span<const std::int64_t> ids, std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  if (ids.empty()) {
+    Statement::Use update(stmts_->redrive_all);
+    update.integer(1, now_ms);
+    update.step();
+    return changed_rows(db_.handle());
+  }
+  Transaction tx(db_, Transaction::Kind::immediate);
+  std::size_t redriven = 0;
+  for (const std::int64_t id : ids) {
+    Statement::Use update(stmts_->redrive_one);
+    update.integer(1, id);
+    update.integer(2, now_ms);
+    update.step();
+    redriven += changed_rows(db_.handle());
+  }
+  tx.commit();
+  return redriven;
+}
+
+std::optional<std::int64_t> SqliteInbox::next_due_ms() {
+  std::lock_guard lock(mutex_);
+  Statement::Use select(stmts_->next_due);
+  if (!select.step() || select.column_null(0)) return std::nullopt;
   return select.column_int(0);
 }
 

@@ -2,6 +2,8 @@
 // against the MemoryInbox fake, so the fake cannot drift. SQLite-only failure tests at the end.
 
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@ namespace {
 
 using webhook::core::Delivery;
 using webhook::core::Inbox;
+using webhook::core::StoredEvent;
 using webhook::core::StoreResult;
 using webhook::storage::Database;
 using webhook::storage::SqliteInbox;
@@ -36,6 +39,24 @@ struct MemoryFixture {
 std::vector<StoreResult> store(Inbox& inbox, std::vector<Delivery> batch) {
   return inbox.store_batch(batch);
 }
+
+// Stores `batch` and returns the new ids, in order.
+std::vector<std::int64_t> store_ids(Inbox& inbox, std::vector<Delivery> batch) {
+  std::vector<std::int64_t> ids;
+  for (const StoreResult& r : inbox.store_batch(batch)) ids.push_back(r.event_id);
+  return ids;
+}
+
+// The ids claim_due() returns, in its order.
+std::vector<std::int64_t> claim_ids(Inbox& inbox, std::int64_t now_ms, std::size_t limit = 100) {
+  std::vector<std::int64_t> ids;
+  for (const StoredEvent& e : inbox.claim_due(now_ms, limit)) ids.push_back(e.id);
+  return ids;
+}
+
+std::string status_of(Inbox& inbox, std::int64_t id) { return inbox.find_event(id).value().status; }
+
+using Ids = std::vector<std::int64_t>;
 
 }  // namespace
 
@@ -190,6 +211,286 @@ TEMPLATE_TEST_CASE("count_events counts distinct events", "[inbox]", SqliteFixtu
   CHECK(fx.inbox().count_events() == 3);
 }
 
+// ---- the worker pool's queue: claims, outcomes, release, redrive --------------------------------
+
+TEMPLATE_TEST_CASE("a claim takes pending events and returns them as now stored", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2")});
+
+  const auto claimed = fx.inbox().claim_due(1000, 10);
+
+  REQUIRE(claimed.size() == 2);
+  CHECK(claimed[0].id == ids[0]);
+  CHECK(claimed[1].id == ids[1]);
+  for (const StoredEvent& e : claimed) {
+    CHECK(e.status == "processing");
+    CHECK(e.attempts == 1);
+    CHECK(e.updated_at_ms == 1000);
+    CHECK(e.last_error.empty());
+    CHECK(e.entity_kind == "transaction");
+    const auto stored = fx.inbox().find_event(e.id);
+    REQUIRE(stored);
+    CHECK(e.body == stored->body);
+    CHECK(e.key == stored->key);
+    CHECK(stored->status == "processing");
+    CHECK(stored->attempts == 1);
+    CHECK(stored->updated_at_ms == 1000);
+  }
+  CHECK(claimed[0].body == make_delivery("tx-1").body);
+  CHECK(fx.inbox().claim_due(1000, 10).empty());  // claimed once only
+}
+
+TEMPLATE_TEST_CASE("a claim takes only events that are due", "[inbox][queue]", SqliteFixture,
+                   MemoryFixture) {
+  TestType fx;
+  const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2")});
+  REQUIRE(claim_ids(fx.inbox(), 1000) == ids);
+  REQUIRE(fx.inbox().schedule_retry(ids[0], 5000, "timeout", 1000));
+  REQUIRE(fx.inbox().schedule_retry(ids[1], 3000, "timeout", 1000));
+
+  CHECK(claim_ids(fx.inbox(), 2999).empty());
+  CHECK(claim_ids(fx.inbox(), 3000) == Ids{ids[1]});
+  CHECK(claim_ids(fx.inbox(), 4999).empty());
+  CHECK(claim_ids(fx.inbox(), 5000) == Ids{ids[0]});
+}
+
+TEMPLATE_TEST_CASE("a claim respects its limit, in id order", "[inbox][queue]", SqliteFixture,
+                   MemoryFixture) {
+  TestType fx;
+  const Ids ids =
+      store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_delivery("tx-3")});
+
+  CHECK(claim_ids(fx.inbox(), 1000, 0).empty());
+  CHECK(claim_ids(fx.inbox(), 1000, 2) == Ids{ids[0], ids[1]});
+  CHECK(claim_ids(fx.inbox(), 1000, 2) == Ids{ids[2]});
+  CHECK(status_of(fx.inbox(), ids[2]) == "processing");
+}
+
+TEMPLATE_TEST_CASE("events of different entities are claimed together", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  Delivery customer = make_delivery("tx-1", "customer.levelChanged");
+  customer.key.entity_kind = "customer";
+  customer.entity_kind = "customer";
+  const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), customer});
+
+  CHECK(claim_ids(fx.inbox(), 1000) == ids);  // "tx-1" as a customer is another entity
+}
+
+TEMPLATE_TEST_CASE("the same entity id under two sources is two entities", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  Delivery sandbox = make_delivery("tx-1");
+  sandbox.key.source = "sandbox";
+  const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), sandbox});
+
+  CHECK(claim_ids(fx.inbox(), 1000) == ids);
+}
+
+TEMPLATE_TEST_CASE("Scenario: one entity's events are claimed one at a time, in order",
+                   "[inbox][queue]", SqliteFixture, MemoryFixture) {
+  TestType fx;
+  GIVEN("two events of one entity") {
+    const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1", "payment.authorized"),
+                                           make_delivery("tx-1", "payment.settled")});
+    WHEN("the first is claimed") {
+      REQUIRE(claim_ids(fx.inbox(), 1000) == Ids{ids[0]});
+      THEN("the second is not claimable while the first is processing") {
+        CHECK(claim_ids(fx.inbox(), 1000).empty());
+      }
+      AND_WHEN("the first is done") {
+        REQUIRE(fx.inbox().mark_done(ids[0], 1100));
+        THEN("the second is claimable") { CHECK(claim_ids(fx.inbox(), 1100) == Ids{ids[1]}); }
+      }
+      AND_WHEN("the first waits in backoff (pending, not yet due)") {
+        REQUIRE(fx.inbox().schedule_retry(ids[0], 9000, "503", 1100));
+        THEN("the second is still not claimable, and the first is once due") {
+          CHECK(claim_ids(fx.inbox(), 8999).empty());
+          CHECK(claim_ids(fx.inbox(), 9000) == Ids{ids[0]});
+        }
+      }
+      AND_WHEN("the first is dead") {
+        REQUIRE(fx.inbox().mark_dead(ids[0], "gave up", 1100));
+        THEN("it does not block the second") { CHECK(claim_ids(fx.inbox(), 1100) == Ids{ids[1]}); }
+      }
+      AND_WHEN("the first is unhandled") {
+        REQUIRE(fx.inbox().mark_unhandled(ids[0], 1100));
+        THEN("the second is claimable") { CHECK(claim_ids(fx.inbox(), 1100) == Ids{ids[1]}); }
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("quarantined events are never claimed and block nothing", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const Ids ids = store_ids(fx.inbox(), {make_quarantined("ab12"), make_delivery("tx-1")});
+
+  CHECK(claim_ids(fx.inbox(), 1000) == Ids{ids[1]});
+  CHECK(claim_ids(fx.inbox(), 1'000'000).empty());
+  CHECK(status_of(fx.inbox(), ids[0]) == "quarantined");
+}
+
+TEMPLATE_TEST_CASE("each claim counts an attempt and a retry keeps the error", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const std::int64_t id = store_ids(fx.inbox(), {make_delivery("tx-1")}).at(0);
+
+  REQUIRE(claim_ids(fx.inbox(), 1000) == Ids{id});
+  REQUIRE(fx.inbox().schedule_retry(id, 2000, "connection refused", 1001));
+  const auto retried = fx.inbox().find_event(id);
+  CHECK(retried->status == "pending");
+  CHECK(retried->attempts == 1);
+  CHECK(retried->next_attempt_at_ms == 2000);
+  CHECK(retried->last_error == "connection refused");
+  CHECK(retried->updated_at_ms == 1001);
+
+  const auto second = fx.inbox().claim_due(2000, 10);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].attempts == 2);
+  CHECK(second[0].last_error == "connection refused");
+  REQUIRE(fx.inbox().schedule_retry(id, 4000, "HTTP 500", 2001));
+  CHECK(fx.inbox().claim_due(4000, 10).at(0).attempts == 3);
+}
+
+TEMPLATE_TEST_CASE("outcomes of a claimed event", "[inbox][queue]", SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const Ids ids =
+      store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_delivery("tx-3")});
+  REQUIRE(claim_ids(fx.inbox(), 1000) == ids);
+  REQUIRE(fx.inbox().schedule_retry(ids[0], 1500, "first failure", 1001));
+  REQUIRE(claim_ids(fx.inbox(), 1500) == Ids{ids[0]});
+
+  REQUIRE(fx.inbox().mark_done(ids[0], 1600));
+  REQUIRE(fx.inbox().mark_unhandled(ids[1], 1601));
+  REQUIRE(fx.inbox().mark_dead(ids[2], "HTTP 400", 1602));
+
+  const auto done = fx.inbox().find_event(ids[0]);
+  CHECK(done->status == "done");
+  CHECK(done->attempts == 2);
+  CHECK(done->last_error == "first failure");  // mark_done changes nothing but the status
+  CHECK(done->next_attempt_at_ms == 1500);
+  CHECK(done->updated_at_ms == 1600);
+  const auto unhandled = fx.inbox().find_event(ids[1]);
+  CHECK(unhandled->status == "unhandled");
+  CHECK(unhandled->updated_at_ms == 1601);
+  const auto dead = fx.inbox().find_event(ids[2]);
+  CHECK(dead->status == "dead");
+  CHECK(dead->attempts == 1);
+  CHECK(dead->last_error == "HTTP 400");
+  CHECK(dead->updated_at_ms == 1602);
+}
+
+TEMPLATE_TEST_CASE("outcomes for an event that is not processing change nothing", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const Ids ids = store_ids(
+      fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_quarantined("ab12")});
+  REQUIRE(claim_ids(fx.inbox(), 1000) == Ids{ids[0], ids[1]});
+  REQUIRE(fx.inbox().mark_done(ids[0], 1001));                     // done
+  REQUIRE(fx.inbox().schedule_retry(ids[1], 5000, "busy", 1001));  // pending, in backoff
+  const auto done_before = fx.inbox().find_event(ids[0]);
+  const auto pending_before = fx.inbox().find_event(ids[1]);
+  const auto quarantined_before = fx.inbox().find_event(ids[2]);
+
+  for (const std::int64_t id : {ids[0], ids[1], ids[2], std::int64_t{9999}}) {
+    CHECK_FALSE(fx.inbox().mark_done(id, 2000));
+    CHECK_FALSE(fx.inbox().mark_unhandled(id, 2000));
+    CHECK_FALSE(fx.inbox().schedule_retry(id, 3000, "late", 2000));
+    CHECK_FALSE(fx.inbox().mark_dead(id, "late", 2000));
+  }
+
+  for (const auto& before : {done_before, pending_before, quarantined_before}) {
+    const auto after = fx.inbox().find_event(before->id);
+    CHECK(after->status == before->status);
+    CHECK(after->attempts == before->attempts);
+    CHECK(after->next_attempt_at_ms == before->next_attempt_at_ms);
+    CHECK(after->last_error == before->last_error);
+    CHECK(after->updated_at_ms == before->updated_at_ms);
+  }
+  CHECK_FALSE(fx.inbox().find_event(9999));
+}
+
+TEMPLATE_TEST_CASE("release_claims puts every processing event back, due now", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const Ids ids =
+      store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_delivery("tx-3")});
+  REQUIRE(claim_ids(fx.inbox(), 1000) == ids);
+  REQUIRE(fx.inbox().mark_done(ids[2], 1001));
+
+  CHECK(fx.inbox().release_claims(2000) == 2);
+
+  for (const std::int64_t id : {ids[0], ids[1]}) {
+    const auto e = fx.inbox().find_event(id);
+    CHECK(e->status == "pending");
+    CHECK(e->next_attempt_at_ms == 2000);
+    CHECK(e->updated_at_ms == 2000);
+    CHECK(e->attempts == 1);
+  }
+  CHECK(status_of(fx.inbox(), ids[2]) == "done");
+  CHECK(fx.inbox().release_claims(2001) == 0);
+  CHECK(claim_ids(fx.inbox(), 2000) == Ids{ids[0], ids[1]});
+}
+
+TEMPLATE_TEST_CASE("redrive puts dead events back with attempts reset", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"),
+                                         make_delivery("tx-3"), make_delivery("tx-4")});
+  REQUIRE(claim_ids(fx.inbox(), 1000) == ids);
+  REQUIRE(fx.inbox().mark_dead(ids[0], "HTTP 400", 1001));
+  REQUIRE(fx.inbox().mark_dead(ids[1], "HTTP 410", 1001));
+  REQUIRE(fx.inbox().mark_dead(ids[2], "HTTP 422", 1001));
+  REQUIRE(fx.inbox().mark_done(ids[3], 1001));
+
+  SECTION("by id: only the given dead events; other ids are ignored") {
+    const Ids wanted{ids[1], ids[3], 9999};
+    CHECK(fx.inbox().redrive(wanted, 2000) == 1);
+
+    const auto e = fx.inbox().find_event(ids[1]);
+    CHECK(e->status == "pending");
+    CHECK(e->attempts == 0);
+    CHECK(e->next_attempt_at_ms == 2000);
+    CHECK(e->updated_at_ms == 2000);
+    CHECK(e->last_error == "HTTP 410");  // kept for the operator
+    CHECK(status_of(fx.inbox(), ids[0]) == "dead");
+    CHECK(status_of(fx.inbox(), ids[2]) == "dead");
+    CHECK(status_of(fx.inbox(), ids[3]) == "done");
+    CHECK(fx.inbox().redrive(wanted, 2001) == 0);  // no longer dead
+    CHECK(claim_ids(fx.inbox(), 2000) == Ids{ids[1]});
+  }
+  SECTION("all: every dead event, nothing else") {
+    CHECK(fx.inbox().redrive({}, 2000) == 3);
+
+    CHECK(status_of(fx.inbox(), ids[3]) == "done");
+    const auto claimed = fx.inbox().claim_due(2000, 10);
+    REQUIRE(claimed.size() == 3);
+    for (const StoredEvent& e : claimed) CHECK(e.attempts == 1);
+    CHECK(fx.inbox().redrive({}, 2001) == 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("next_due_ms is the earliest due time among pending events", "[inbox][queue]",
+                   SqliteFixture, MemoryFixture) {
+  TestType fx;
+  CHECK_FALSE(fx.inbox().next_due_ms());
+  const Ids ids = store_ids(
+      fx.inbox(), {make_quarantined("ab12"), make_delivery("tx-1"), make_delivery("tx-2")});
+  CHECK(fx.inbox().next_due_ms() == std::optional<std::int64_t>(0));  // stored: due at once
+
+  REQUIRE(claim_ids(fx.inbox(), 1000) == Ids{ids[1], ids[2]});
+  CHECK_FALSE(fx.inbox().next_due_ms());  // processing and quarantined are not pending
+  REQUIRE(fx.inbox().schedule_retry(ids[1], 7000, "x", 1000));
+  REQUIRE(fx.inbox().schedule_retry(ids[2], 4000, "x", 1000));
+  CHECK(fx.inbox().next_due_ms() == std::optional<std::int64_t>(4000));
+
+  REQUIRE(claim_ids(fx.inbox(), 4000) == Ids{ids[2]});
+  REQUIRE(fx.inbox().mark_done(ids[2], 4001));
+  CHECK(fx.inbox().next_due_ms() == std::optional<std::int64_t>(7000));
+}
+
 // ---- SQLite only: what a real storage failure looks like to the caller ----------------------
 
 TEST_CASE("a read-only database fails the whole batch instead of throwing", "[inbox][sqlite]") {
@@ -247,4 +548,34 @@ TEST_CASE("a committed batch is there for a new connection", "[inbox][sqlite]") 
   const auto event = reopened.find_event(id);
   REQUIRE(event);
   CHECK(event->entity_id == "tx-1");
+}
+
+TEST_CASE("two connections to one file never claim the same entity twice", "[inbox][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("inbox.db");
+  SqliteInbox first(webhook::test::open_migrated(path));
+  SqliteInbox second(Database::open(path, Database::Mode::read_write));
+  const Ids ids = store_ids(
+      first,
+      {make_delivery("tx-1"), make_delivery("tx-1", "payment.refunded"), make_delivery("tx-2")});
+
+  CHECK(claim_ids(first, 1000, 1) == Ids{ids[0]});
+  CHECK(claim_ids(second, 1000) == Ids{ids[2]});
+  CHECK(claim_ids(first, 1000).empty());
+}
+
+TEST_CASE("queue calls on a read-only database throw StorageError", "[inbox][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("inbox.db");
+  SqliteInbox writable(webhook::test::open_migrated(path));
+  const Ids ids = store_ids(writable, {make_delivery("tx-1"), make_delivery("tx-2")});
+  REQUIRE(claim_ids(writable, 1000, 1) == Ids{ids[0]});
+  SqliteInbox read_only(Database::open(path, Database::Mode::read_only));
+
+  CHECK_THROWS_AS(read_only.claim_due(1000, 10), webhook::storage::StorageError);
+  CHECK_THROWS_AS(read_only.mark_done(ids[0], 1001), webhook::storage::StorageError);
+  CHECK_THROWS_AS(read_only.release_claims(1001), webhook::storage::StorageError);
+  CHECK(read_only.next_due_ms() == std::optional<std::int64_t>(0));  // reads still work
+  CHECK(status_of(writable, ids[0]) == "processing");
+  CHECK(status_of(writable, ids[1]) == "pending");
 }

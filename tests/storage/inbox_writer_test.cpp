@@ -72,9 +72,31 @@ class Completions {
   std::size_t total_ = 0;
 };
 
+// The writer only ever calls store_batch(): fakes for it derive from this, whose queue methods
+// fail loudly if anything else is called.
+class WriterOnlyInbox : public webhook::core::Inbox {
+ public:
+  std::vector<webhook::core::StoredEvent> claim_due(std::int64_t, std::size_t) override {
+    throw std::logic_error("not used by the writer");
+  }
+  bool mark_done(std::int64_t, std::int64_t) override { throw std::logic_error("unused"); }
+  bool mark_unhandled(std::int64_t, std::int64_t) override { throw std::logic_error("unused"); }
+  bool schedule_retry(std::int64_t, std::int64_t, std::string_view, std::int64_t) override {
+    throw std::logic_error("unused");
+  }
+  bool mark_dead(std::int64_t, std::string_view, std::int64_t) override {
+    throw std::logic_error("unused");
+  }
+  std::size_t release_claims(std::int64_t) override { throw std::logic_error("unused"); }
+  std::size_t redrive(std::span<const std::int64_t>, std::int64_t) override {
+    throw std::logic_error("unused");
+  }
+  std::optional<std::int64_t> next_due_ms() override { throw std::logic_error("unused"); }
+};
+
 // An Inbox whose store_batch() announces itself and then blocks until open(), then forwards to
 // `target`. Lets a test hold the writer inside a batch and fill the queue deterministically.
-class GatedInbox final : public webhook::core::Inbox {
+class GatedInbox final : public WriterOnlyInbox {
  public:
   explicit GatedInbox(webhook::core::Inbox& target) : target_(target) {}
 
@@ -82,6 +104,7 @@ class GatedInbox final : public webhook::core::Inbox {
     {
       std::unique_lock lock(mutex_);
       ++entered_;
+      largest_ = std::max(largest_, batch.size());
       changed_.notify_all();
       changed_.wait(lock, [&] { return open_; });
     }
@@ -100,6 +123,11 @@ class GatedInbox final : public webhook::core::Inbox {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, kDeadline, [&] { return entered_ >= calls; });
   }
+  // The largest batch that has entered store_batch so far.
+  std::size_t largest_batch() {
+    std::lock_guard lock(mutex_);
+    return largest_;
+  }
   void open() {
     std::lock_guard lock(mutex_);
     open_ = true;
@@ -111,6 +139,7 @@ class GatedInbox final : public webhook::core::Inbox {
   std::mutex mutex_;
   std::condition_variable changed_;
   int entered_ = 0;
+  std::size_t largest_ = 0;
   bool open_ = false;
 };
 
@@ -162,10 +191,11 @@ TEST_CASE("concurrent submitters share commits and every row is stored once", "[
       }
     });
   }
-  // Hold the first commit until at least two other submitters have queued behind it, so the
-  // next commit carries several deliveries however fast or loaded the machine is.
+  // Hold the first commit until it already carries several deliveries or at least two others
+  // have queued behind it (then the next commit does), however fast or loaded the machine is.
   REQUIRE(gated.wait_entered(1));
-  REQUIRE(webhook::testing::wait_until([&] { return writer.queued() >= 2; }));
+  REQUIRE(webhook::testing::wait_until(
+      [&] { return gated.largest_batch() >= 2 || writer.queued() >= 2; }));
   gated.open();
   for (auto& s : submitters) s.join();
   REQUIRE(done.wait_for(kTotal));
@@ -330,7 +360,7 @@ TEST_CASE("a throwing completion does not stop the writer", "[writer]") {
 }
 
 TEST_CASE("an inbox that throws fails the batch instead of killing the writer", "[writer]") {
-  struct Throwing final : webhook::core::Inbox {
+  struct Throwing final : WriterOnlyInbox {
     std::vector<StoreResult> store_batch(std::span<const Delivery>) override {
       throw std::runtime_error("not expected");
     }

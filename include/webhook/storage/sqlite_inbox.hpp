@@ -5,10 +5,13 @@
 // synchronous=FULL the COMMIT returns only once the batch is on disk.
 // The entity is stored once, in the key columns: a StoredEvent's entity_kind/entity_id are the
 // key's, and empty for a quarantined event (key entity_kind "quarantine"), as ingest() builds it.
+// The queue methods are single statements or one BEGIN IMMEDIATE transaction each (claim_due,
+// redrive by ids); they throw StorageError, which the dispatcher and the CLI catch.
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "webhook/core/inbox.hpp"
 #include "webhook/storage/database.hpp"
@@ -25,6 +28,16 @@ class SqliteInbox final : public core::Inbox {
   std::optional<core::StoredEvent> find_event(std::int64_t id) override;
   std::optional<core::StoredEvent> find_by_key(const core::DedupKey& key) override;
   std::int64_t count_events() override;
+
+  std::vector<core::StoredEvent> claim_due(std::int64_t now_ms, std::size_t limit) override;
+  bool mark_done(std::int64_t id, std::int64_t now_ms) override;
+  bool mark_unhandled(std::int64_t id, std::int64_t now_ms) override;
+  bool schedule_retry(std::int64_t id, std::int64_t next_attempt_at_ms, std::string_view error,
+                      std::int64_t now_ms) override;
+  bool mark_dead(std::int64_t id, std::string_view error, std::int64_t now_ms) override;
+  std::size_t release_claims(std::int64_t now_ms) override;
+  std::size_t redrive(std::span<const std::int64_t> ids, std::int64_t now_ms) override;
+  std::optional<std::int64_t> next_due_ms() override;
 
   Database& database() { return db_; }
 
