@@ -1,0 +1,54 @@
+#pragma once
+// Handler: one action run on an accepted event (log, forward, exec, projections later).
+// A handler is called on worker threads, possibly for several events at once (never for two
+// events of the same entity at once): it must be thread-safe and idempotent, since after a crash
+// mid-handler the event runs again (at-least-once).
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "webhook/core/inbox.hpp"
+
+namespace webhook::worker {
+
+struct HandlerResult {
+  enum class Kind { ok, retryable, permanent };
+  Kind kind = Kind::ok;
+  std::string error;  // short, for last_error; never secrets, at most a few KiB
+  std::optional<std::chrono::milliseconds> retry_after;  // honoured for retryable (429, 503)
+
+  static HandlerResult success() { return {}; }
+  static HandlerResult retry(std::string why,
+                             std::optional<std::chrono::milliseconds> after = std::nullopt) {
+    return {Kind::retryable, std::move(why), after};
+  }
+  static HandlerResult fail(std::string why) { return {Kind::permanent, std::move(why), {}}; }
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Runs the action. Must not throw for expected failures (return retry/fail); an exception
+  // escaping is treated as a retryable failure by the dispatcher. Bounded by its own timeout.
+  virtual HandlerResult handle(const core::StoredEvent& event) = 0;
+};
+
+// Handlers by name. The built-in "log" handler is always present.
+class HandlerRegistry {
+ public:
+  HandlerRegistry();
+  void add(std::string name, std::unique_ptr<Handler> handler);
+  Handler* find(std::string_view name) const;  // nullptr when unknown
+
+ private:
+  std::map<std::string, std::unique_ptr<Handler>, std::less<>> handlers_;
+};
+
+// The built-in "log" handler: writes one log line and succeeds.
+std::unique_ptr<Handler> make_log_handler();
+
+}  // namespace webhook::worker
