@@ -4,6 +4,12 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <random>
+
+#include "app/monitor.hpp"
+#include "app/worker_wiring.hpp"
+#include "webhook/app/readiness.hpp"
+#include "webhook/app/service_metrics.hpp"
 
 #include "webhook/http/server.hpp"
 #include "webhook/log/log.hpp"
@@ -11,30 +17,37 @@
 #include "webhook/storage/inbox_writer.hpp"
 #include "webhook/storage/payload_log.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
+#include "webhook/worker/dispatcher.hpp"
 
 namespace webhook::app {
 
 struct Application::Impl {
   explicit Impl(Config c) : config(std::move(c)) {}
 
-  // Readiness as last observed by the writer thread (no SQLite work on I/O threads).
+  // Readiness from cached state only (no SQLite work on I/O threads).
   http::Readiness readiness() {
-    std::lock_guard lock(mutex);
-    return ready;
-  }
-  void on_batch(std::size_t, double, bool ok) {
-    std::lock_guard lock(mutex);
-    ready =
-        ok ? http::Readiness{true, {}} : http::Readiness{false, "storage: the last commit failed"};
+    ReadinessFacts facts;
+    facts.workers_running = !dispatcher || dispatcher->running();
+    if (monitor) facts.storage_problem = monitor->storage_problem();
+    facts.oldest_unfinished_age_s = metrics.oldest_unfinished_age_seconds();
+    facts.max_backlog_age_ms = config.monitoring.max_backlog_age_ms;
+    facts.last_commit_ok = last_commit_ok.load();
+    const ReadinessVerdict verdict = judge_readiness(facts);
+    return {verdict.ready, verdict.reason};
   }
 
   Config config;
-  std::unique_ptr<storage::SqliteInbox> inbox;
+  core::SystemClock clock;
+  ServiceMetrics metrics;
+  std::unique_ptr<Monitor> monitor;
+  std::unique_ptr<storage::SqliteInbox> inbox;  // the writer's connection
+  std::unique_ptr<storage::SqliteInbox> queue;  // the dispatcher's connection
+  std::unique_ptr<worker::HandlerRegistry> handlers;
+  std::unique_ptr<worker::Dispatcher> dispatcher;
   std::unique_ptr<storage::InboxWriter> writer;
   std::unique_ptr<storage::PayloadLog> payload_log;
   std::unique_ptr<http::Server> server;
-  std::mutex mutex;
-  http::Readiness ready;  // GUARDED_BY(mutex)
+  std::atomic<bool> last_commit_ok{true};  // written by the writer thread
   bool running = false;
 };
 
@@ -55,17 +68,37 @@ void Application::start() {
                          std::to_string(report.to_version)});
   }
   a.inbox = std::make_unique<storage::SqliteInbox>(std::move(db));
-  {
-    std::lock_guard lock(a.mutex);
-    a.ready = {true, {}};
-  }
 
-  // 2. The writer thread (group commit).
+  // 2. The worker pool, on its own connection; it first returns claims a crash left behind.
+  a.queue = std::make_unique<storage::SqliteInbox>(storage::Database::open(
+      c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms));
+  a.handlers = build_handlers(c, a.clock);
+  worker::DispatcherOptions workers;
+  workers.threads = c.workers.threads;
+  workers.stop_timeout = std::chrono::milliseconds(c.server.shutdown_timeout_ms);
+  a.dispatcher = std::make_unique<worker::Dispatcher>(
+      *a.queue, build_routes(c), *a.handlers, to_retry_policy(c.workers.retry), a.clock,
+      [] {
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      },
+      workers, [&a](const worker::DispatchReport& r) { a.metrics.on_dispatch(r); });
+  a.dispatcher->start();
+
+  // 3. The writer thread (group commit); each commit wakes the dispatcher.
   a.writer = std::make_unique<storage::InboxWriter>(
       *a.inbox, storage::InboxWriter::Options{c.storage.max_batch, c.storage.max_queue},
-      [&a](std::size_t n, double seconds, bool ok) { a.on_batch(n, seconds, ok); });
+      [&a](std::size_t n, double seconds, bool ok) {
+        a.last_commit_ok = ok;
+        a.metrics.on_commit(n, seconds, ok);
+        if (ok) a.dispatcher->notify();
+      });
 
-  // 3. Payload log, then the listener.
+  // 4. The monitor (backlog gauges, storage probe), the payload log, then the listener.
+  a.monitor = std::make_unique<Monitor>(c.storage.sqlite_path,
+                                        std::chrono::milliseconds(c.monitoring.backlog_sample_ms),
+                                        a.metrics, a.clock);
+  a.monitor->start();
   a.payload_log = std::make_unique<storage::PayloadLog>(storage::PayloadLog::Options{
       c.payload_log.path, c.payload_log.max_bytes, c.payload_log.max_files});
 
@@ -80,8 +113,15 @@ void Application::start() {
   options.body_timeout = std::chrono::milliseconds(c.server.body_timeout_ms);
   options.ack_budget = std::chrono::milliseconds(c.storage.ack_budget_ms);
   options.shutdown_timeout = std::chrono::milliseconds(c.server.shutdown_timeout_ms);
+  options.trusted_proxies = c.server.trusted_proxies;
+  http::ServerHooks hooks;
+  hooks.readiness = [&a] { return a.readiness(); };
+  hooks.on_delivery = [&a](std::string_view source, std::string_view result, double seconds) {
+    a.metrics.on_delivery(source, result, seconds);
+  };
+  hooks.render_metrics = [&a] { return a.metrics.render(); };
   a.server = std::make_unique<http::Server>(options, std::move(sources), *a.writer, *a.payload_log,
-                                            [&a] { return a.readiness(); });
+                                            std::move(hooks));
   a.server->start();
   a.running = true;
 
@@ -107,6 +147,9 @@ void Application::stop() {
     log::warn("connections cut at the shutdown deadline", {.detail = std::to_string(cut)});
   a.writer->stop();
   const auto stats = a.writer->stats();
+  log::info("stopping workers: no new claims; running handlers may finish");
+  a.dispatcher->stop();
+  a.monitor->stop();
   try {
     a.inbox->database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
   } catch (const std::exception& e) {
@@ -114,6 +157,10 @@ void Application::stop() {
   }
   a.server.reset();
   a.writer.reset();
+  a.monitor.reset();
+  a.dispatcher.reset();
+  a.handlers.reset();
+  a.queue.reset();
   a.inbox.reset();
   a.payload_log.reset();
   log::info("stopped", {.detail = "deliveries=" + std::to_string(stats.deliveries) +

@@ -246,24 +246,35 @@ void read_payload_log(const ObjectReader& r, PayloadLogConfig& p) {
   r.integer("max_files", p.max_files, 1, 1000);
 }
 
+// A retry object; keys it leaves out keep the values already in `retry`.
+void read_retry(const ObjectReader& r, RetryConfig& retry) {
+  r.integer("initial_ms", retry.initial_ms, 1, 86400000);
+  r.number("multiplier", retry.multiplier, 1.0, 10.0);
+  r.integer("max_ms", retry.max_ms, 1, 86400000);
+  r.integer("max_attempts", retry.max_attempts, 1, 100);
+}
+
+const std::vector<std::string_view> kRetryKeys = {"initial_ms", "multiplier", "max_ms",
+                                                  "max_attempts"};
+
 void read_workers(const ObjectReader& r, WorkersConfig& w) {
   r.integer("threads", w.threads, 1, 256);
   if (const Value* v = r.find("retry")) {
-    ObjectReader retry(*v, r.at("retry"), r.blame(),
-                       {"initial_ms", "multiplier", "max_ms", "max_attempts"});
-    retry.integer("initial_ms", w.retry.initial_ms, 1, 86400000);
-    retry.number("multiplier", w.retry.multiplier, 1.0, 10.0);
-    retry.integer("max_ms", w.retry.max_ms, 1, 86400000);
-    retry.integer("max_attempts", w.retry.max_attempts, 1, 100);
+    read_retry(ObjectReader(*v, r.at("retry"), r.blame(), kRetryKeys), w.retry);
   }
 }
 
-RouteConfig read_route(const ObjectReader& r) {
+// `base` is workers.retry: a route's retry object overrides only the keys it names.
+RouteConfig read_route(const ObjectReader& r, const RetryConfig& base) {
   RouteConfig route;
   if (!r.required("match").IsString()) r.blame().fail(r.at("match"), "must be a string");
   r.required("handlers");
   r.string("match", route.match);
   r.string_list("handlers", route.handlers);
+  if (const Value* v = r.find("retry")) {
+    route.retry = base;
+    read_retry(ObjectReader(*v, r.at("retry"), r.blame(), kRetryKeys), *route.retry);
+  }
   return route;
 }
 
@@ -276,8 +287,12 @@ HandlerConfig read_handler(const Value& v, const std::string& path, const Blame&
     std::vector<std::string_view> keys;
   };
   const TypeKeys kTypes[] = {
-      {"log", {}}, {"forward", {"url", "secret_env"}}, {"exec", {"command"}}};
-  const std::vector<std::string_view> all = {"type", "timeout_ms", "url", "secret_env", "command"};
+      {"log", {}},
+      {"forward", {"url", "secret_env", "connect_timeout_ms", "ca_file", "retry_4xx"}},
+      {"exec", {"command"}}};
+  const std::vector<std::string_view> all = {"type",       "timeout_ms", "url",
+                                             "secret_env", "command",    "connect_timeout_ms",
+                                             "ca_file",    "retry_4xx"};
   ObjectReader r(v, path, blame, all, kHandlerSecretsNotHere);
   r.required("type");
   const std::size_t type = r.choice("type", {"log", "forward", "exec"}, 0);
@@ -295,7 +310,11 @@ HandlerConfig read_handler(const Value& v, const std::string& path, const Blame&
   r.string("secret_env", h.secret_env);
   r.string_list("command", h.command);
   r.integer("timeout_ms", h.timeout_ms, 100, 600000);
+  r.integer("connect_timeout_ms", h.connect_timeout_ms, 100, 600000);
+  r.string("ca_file", h.ca_file);
+  r.boolean("retry_4xx", h.retry_4xx);
   if (type == 1) r.required("url");
+  if (type == 1) r.required("secret_env");
   if (type == 2) r.required("command");
   return h;
 }
@@ -328,9 +347,9 @@ Config read_document(std::string_view json_text, const Blame& blame) {
   if (!doc.IsObject()) blame.fail("", "the top level must be a JSON object");
 
   Config config = default_config();
-  ObjectReader top(
-      doc, "", blame,
-      {"server", "sources", "storage", "payload_log", "workers", "routes", "handlers", "logging"});
+  ObjectReader top(doc, "", blame,
+                   {"server", "sources", "storage", "payload_log", "workers", "routes", "handlers",
+                    "monitoring", "logging"});
   if (const Value* v = top.find("server"))
     read_server(ObjectReader(*v, "server", blame,
                              {"listen", "io_threads", "max_body_bytes", "header_timeout_ms",
@@ -358,7 +377,8 @@ Config read_document(std::string_view json_text, const Blame& blame) {
     config.routes.clear();
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i)
       config.routes.push_back(read_route(
-          ObjectReader((*v)[i], element_path("routes", i), blame, {"match", "handlers"})));
+          ObjectReader((*v)[i], element_path("routes", i), blame, {"match", "handlers", "retry"}),
+          config.workers.retry));
   }
   if (const Value* v = top.find("handlers")) {
     if (!v->IsObject()) blame.fail("handlers", "must be an object of name -> handler");
@@ -369,6 +389,11 @@ Config read_document(std::string_view json_text, const Blame& blame) {
       if (!seen.insert(name).second) blame.fail(path, "duplicate key");
       config.handlers.push_back(read_handler(member.value, path, blame, name));
     }
+  }
+  if (const Value* v = top.find("monitoring")) {
+    ObjectReader r(*v, "monitoring", blame, {"backlog_sample_ms", "max_backlog_age_ms"});
+    r.integer("backlog_sample_ms", config.monitoring.backlog_sample_ms, 100, 600000);
+    r.integer("max_backlog_age_ms", config.monitoring.max_backlog_age_ms, 0, 604800000);
   }
   if (const Value* v = top.find("logging")) {
     ObjectReader r(*v, "logging", blame, {"format", "level"});

@@ -142,6 +142,8 @@ void validate_routes(const Config& config, const Blame& blame) {
         blame.fail(at + ".handlers[" + std::to_string(j) + "]",
                    "unknown handler \"" + name + "\" (define it under handlers, or use \"log\")");
     }
+    if (r.retry && r.retry->max_ms < r.retry->initial_ms)
+      blame.fail(at + ".retry.max_ms", "must be at least the route's retry.initial_ms");
   }
 }
 

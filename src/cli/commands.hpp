@@ -24,6 +24,7 @@ int cmd_migrate(const ArgList& args, Io io);
 int cmd_sign(const ArgList& args, Io io);
 int cmd_verify(const ArgList& args, Io io);
 int cmd_healthcheck(const ArgList& args, Io io);
+int cmd_events(const ArgList& args, Io io);  // src/cli/events.cpp
 int cmd_version(const ArgList& args, Io io);
 
 }  // namespace webhook::cli

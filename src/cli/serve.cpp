@@ -59,6 +59,8 @@ int cmd_serve(const ArgList& argv, Io io) {
   app::Application application(std::move(config));
   try {
     application.start();
+  } catch (const app::ConfigError&) {
+    throw;  // exit 2 with the key path, like any other configuration error
   } catch (const std::exception& e) {
     log::error("start-up failed", {.detail = e.what()});
     io.err << "webhook-receiver serve: " << e.what() << "\n";

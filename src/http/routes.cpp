@@ -46,6 +46,7 @@ Route Router::match(std::string_view target) const {
   }
   if (path == "/healthz") return {RouteKind::healthz, 0};
   if (path == "/readyz") return {RouteKind::readyz, 0};
+  if (path == "/metrics") return {RouteKind::metrics, 0};
   return {RouteKind::not_found, 0};
 }
 
@@ -115,6 +116,14 @@ OutboundResponse readiness(bool ready, std::string_view reason) {
   OutboundResponse r =
       json(503, json_object("status", "not_ready", std::nullopt, std::pair{"reason", reason}));
   r.retry_after_seconds = kRetryAfterSeconds;
+  return r;
+}
+
+OutboundResponse metrics_text(std::string text) {
+  OutboundResponse r;
+  r.status = 200;
+  r.body = std::move(text);
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return r;
 }
 

@@ -7,7 +7,7 @@
 namespace webhook::http {
 
 Server::Impl::Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::InboxWriter& w,
-                   storage::PayloadLog& p, ReadinessProbe r)
+                   storage::PayloadLog& p, ServerHooks h)
     : options(std::move(o)),
       sources(std::move(s)),
       router([this] {
@@ -15,9 +15,10 @@ Server::Impl::Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::In
         for (const auto& src : sources) paths.push_back(src.path);
         return paths;
       }()),
+      proxies(options.trusted_proxies),
       writer(w),
       payload_log(p),
-      readiness(std::move(r)),
+      hooks(std::move(h)),
       ioc(options.io_threads),
       acceptor(net::make_strand(ioc)) {}
 
@@ -36,8 +37,7 @@ net::awaitable<void> Server::Impl::accept_loop() {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     const auto peer = socket.remote_endpoint(ignored);
-    std::string remote = ignored ? std::string("unknown")
-                                 : peer.address().to_string() + ":" + std::to_string(peer.port());
+    std::string remote = ignored ? std::string("unknown") : peer.address().to_string();
     auto conn = std::make_shared<Connection>(beast::tcp_stream(std::move(socket)));
     std::uint64_t id = 0;
     {
@@ -65,10 +65,9 @@ void Server::Impl::forget(std::uint64_t id) {
 }
 
 Server::Server(ServerOptions options, std::vector<core::SourceSpec> sources,
-               storage::InboxWriter& writer, storage::PayloadLog& payload_log,
-               ReadinessProbe readiness)
+               storage::InboxWriter& writer, storage::PayloadLog& payload_log, ServerHooks hooks)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(sources), writer, payload_log,
-                                   std::move(readiness))) {}
+                                   std::move(hooks))) {}
 
 Server::~Server() { shutdown(); }
 

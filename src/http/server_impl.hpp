@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http/asio.hpp"
+#include "webhook/http/proxy_trust.hpp"
 #include "webhook/http/routes.hpp"
 #include "webhook/http/server.hpp"
 
@@ -30,18 +31,18 @@ struct Connection {
 // What the session knows about one request besides the request itself.
 struct RequestContext {
   std::string request_id;
-  std::string remote;  // peer address ("127.0.0.1:51234")
+  std::string remote;  // the client address: the peer's, or what a trusted proxy says
 };
 
 using Request = bhttp::request<bhttp::string_body>;
 
 struct Server::Impl {
   Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::InboxWriter& w,
-       storage::PayloadLog& p, ReadinessProbe r);
+       storage::PayloadLog& p, ServerHooks h);
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> session(std::shared_ptr<Connection> conn, std::uint64_t id,
-                               std::string remote);
+                               std::string peer);
   // Routes one complete request (session.cpp).
   net::awaitable<OutboundResponse> handle(const Request& req, const RequestContext& ctx);
   // The webhook POST path (webhook_endpoint.cpp).
@@ -55,9 +56,10 @@ struct Server::Impl {
   const ServerOptions options;
   const std::vector<core::SourceSpec> sources;
   const Router router;
+  const ProxyTrust proxies;
   storage::InboxWriter& writer;
   storage::PayloadLog& payload_log;
-  const ReadinessProbe readiness;
+  const ServerHooks hooks;
 
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;

@@ -72,7 +72,7 @@ std::string choose_request_id(std::string_view from_header) {
 }
 
 net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std::uint64_t id,
-                                           std::string remote) {
+                                           std::string peer) {
   struct Forget {
     Server::Impl& s;
     std::uint64_t id;
@@ -93,10 +93,14 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
         stream, buffer, parser, net::as_tuple(net::use_awaitable));
     conn->idle = false;
 
-    RequestContext ctx{
-        choose_request_id(header_ec ? std::string_view{}
-                                    : std::string_view(parser.get()["X-Request-Id"])),
-        remote};
+    RequestContext ctx;
+    if (header_ec) {
+      ctx = {choose_request_id({}), peer};
+    } else {
+      const auto& h = parser.get();
+      ctx = {choose_request_id(h["X-Request-Id"]),
+             proxies.client_address(peer, h["X-Forwarded-For"], h["X-Real-IP"])};
+    }
     beast::error_code ec = header_ec;
 
     // 2. The body, under its own timeout; "Expect: 100-continue" is honoured first.
@@ -120,6 +124,12 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     if (ec) {
       auto answer = answer_read_error(ec, options.max_body_bytes);
       if (!answer) break;
+      if (answer->status == 413 && parser.is_header_done() && hooks.on_delivery) {
+        const Route route = router.match(parser.get().target());
+        if (route.kind == RouteKind::webhook) {
+          hooks.on_delivery(sources[route.source].name, "too_large", -1.0);
+        }
+      }
       log::warn("request rejected while reading",
                 {.request_id = ctx.request_id, .remote = ctx.remote, .detail = ec.message()});
       out = std::move(*answer);
@@ -155,9 +165,13 @@ net::awaitable<OutboundResponse> Server::Impl::handle(const Request& req,
     case RouteKind::readyz: {
       if (!read_only) co_return method_not_allowed("GET, HEAD");
       if (stopping) co_return http::readiness(false, "shutting down");
-      const Readiness r = this->readiness ? this->readiness() : Readiness{true, {}};
+      const Readiness r = hooks.readiness ? hooks.readiness() : Readiness{true, {}};
       co_return http::readiness(r.ready, r.reason);
     }
+    case RouteKind::metrics:
+      if (!hooks.render_metrics) break;
+      if (!read_only) co_return method_not_allowed("GET, HEAD");
+      co_return metrics_text(hooks.render_metrics());
     case RouteKind::not_found:
       break;
   }

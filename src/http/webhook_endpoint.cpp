@@ -68,6 +68,16 @@ net::awaitable<OutboundResponse> Server::Impl::handle_webhook(const core::Source
                                                               const Request& req,
                                                               const RequestContext& ctx) {
   const std::int64_t received_at = unix_ms_now();
+  const auto request_started = std::chrono::steady_clock::now();
+  // Reports the result to the metrics hook; ack time only for deliveries that reached the inbox.
+  auto report = [&](std::string_view result, bool stored) {
+    if (!hooks.on_delivery) return;
+    const double seconds =
+        stored ? std::chrono::duration<double>(std::chrono::steady_clock::now() - request_started)
+                     .count()
+               : -1.0;
+    hooks.on_delivery(source.name, result, seconds);
+  };
   const std::string_view body = req.body();
 
   // An encoded body cannot be verified reliably (which bytes were signed is undocumented).
@@ -110,6 +120,7 @@ net::awaitable<OutboundResponse> Server::Impl::handle_webhook(const core::Source
   log::Fields fields{.request_id = ctx.request_id, .source = source.name, .remote = ctx.remote};
   if (encoded) {
     log::warn("rejected: content encoding is not supported", fields);
+    report("malformed", false);
     OutboundResponse r = bad_request("unsupported_content_encoding");
     r.status = 415;
     co_return r;
@@ -119,11 +130,13 @@ net::awaitable<OutboundResponse> Server::Impl::handle_webhook(const core::Source
       fields.result = "invalid_signature";
       fields.detail = core::to_string(decision.verification.status);
       log::warn("rejected: signature not verified", fields);
+      report("invalid_signature", false);
       co_return to_response(core::Rejected{core::Rejected::Reason::invalid_signature});
     }
     case core::IngestDecision::Kind::reject_malformed_json:
       fields.result = "malformed";
       log::warn("rejected: body is not a JSON object", fields);
+      report("malformed", false);
       co_return to_response(core::Rejected{core::Rejected::Reason::malformed_json});
     case core::IngestDecision::Kind::store:
       break;
@@ -132,18 +145,30 @@ net::awaitable<OutboundResponse> Server::Impl::handle_webhook(const core::Source
   core::Delivery& delivery = *decision.delivery;
   const std::string event_type = delivery.event_type;
   const std::string entity_id = delivery.entity_id;
+  const core::Scheme scheme = delivery.scheme;
+  const core::BodyCandidate candidate = delivery.candidate;
+  const int key_slot = delivery.key_slot;
+  const std::string quarantine_reason = delivery.quarantine_reason;
   const core::Outcome outcome = co_await store(std::move(delivery), source.malformed_reply_400);
 
   fields.event_type = event_type;
   fields.entity_id = entity_id;
   fields.result = core::result_label(outcome);
+  report(fields.result, !std::holds_alternative<core::Unavailable>(outcome));
   if (const auto* a = std::get_if<core::Accepted>(&outcome)) fields.event_id = a->event_id;
   if (const auto* d = std::get_if<core::Duplicate>(&outcome)) fields.event_id = d->event_id;
   if (const auto* q = std::get_if<core::Quarantined>(&outcome)) fields.event_id = q->event_id;
   if (const auto* u = std::get_if<core::Unavailable>(&outcome)) {
     fields.detail = core::to_string(u->reason);
     log::error("not acknowledged: delivery not durable", fields);
-  } else {
+  } else if (log::enabled(log::Level::info)) {
+    // Which scheme, candidate and key slot verified it (never the key itself).
+    const std::string verified_by =
+        "scheme=" + std::string(core::to_string(scheme)) +
+        " candidate=" + std::string(core::to_string(candidate)) +
+        " key_slot=" + std::to_string(key_slot) +
+        (quarantine_reason.empty() ? "" : " quarantine_reason=" + quarantine_reason);
+    fields.detail = verified_by;
     log::info("delivery acknowledged", fields);
   }
   co_return to_response(outcome);

@@ -111,6 +111,7 @@ void check_same(const Config& a, const Config& b) {
   for (std::size_t i = 0; i < a.routes.size(); ++i) {
     CHECK(a.routes[i].match == b.routes[i].match);
     CHECK(a.routes[i].handlers == b.routes[i].handlers);
+    CHECK(a.routes[i].retry.has_value() == b.routes[i].retry.has_value());
   }
   REQUIRE(a.handlers.size() == b.handlers.size());
   for (std::size_t i = 0; i < a.handlers.size(); ++i) {
@@ -120,7 +121,12 @@ void check_same(const Config& a, const Config& b) {
     CHECK(a.handlers[i].secret_env == b.handlers[i].secret_env);
     CHECK(a.handlers[i].command == b.handlers[i].command);
     CHECK(a.handlers[i].timeout_ms == b.handlers[i].timeout_ms);
+    CHECK(a.handlers[i].connect_timeout_ms == b.handlers[i].connect_timeout_ms);
+    CHECK(a.handlers[i].ca_file == b.handlers[i].ca_file);
+    CHECK(a.handlers[i].retry_4xx == b.handlers[i].retry_4xx);
   }
+  CHECK(a.monitoring.backlog_sample_ms == b.monitoring.backlog_sample_ms);
+  CHECK(a.monitoring.max_backlog_age_ms == b.monitoring.max_backlog_age_ms);
   CHECK(a.logging.format == b.logging.format);
   CHECK(a.logging.level == b.logging.level);
 }
@@ -194,6 +200,13 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "secret_env",
                           "command",
                           "timeout_ms",
+                          "connect_timeout_ms",
+                          "ca_file",
+                          "retry_4xx",
+                          "retry",
+                          "monitoring",
+                          "backlog_sample_ms",
+                          "max_backlog_age_ms",
                           "format",
                           "level"}) {
     INFO(key);
@@ -405,10 +418,12 @@ TEST_CASE("a bad value is named by its key", "[config]") {
       {R"({"handlers": {"x": {"type": "webhook"}}})",
        "handlers.x.type: must be one of log, forward, exec"},
       {R"({"handlers": {"x": {"type": "forward"}}})", "handlers.x.url: is required"},
-      {R"({"handlers": {"x": {"type": "forward", "url": "ftp://host/x"}}})",
+      {R"({"handlers": {"x": {"type": "forward", "url": "ftp://host/x", "secret_env": "K"}}})",
        "handlers.x.url: must be an http:// or https:// URL"},
       {R"({"handlers": {"x": {"type": "forward", "url": "http://h", "secret_env": "s3cr3t"}}})",
        "handlers.x.secret_env: must be the NAME of an environment variable"},
+      {R"({"handlers": {"x": {"type": "forward", "url": "http://h"}}})",
+       "handlers.x.secret_env: is required"},
       {R"({"handlers": {"x": {"type": "exec"}}})", "handlers.x.command: is required"},
       {R"({"handlers": {"x": {"type": "exec", "command": []}}})",
        "handlers.x.command: must be a non-empty array"},
@@ -459,7 +474,7 @@ TEST_CASE("valid non-default values are read into every field", "[config]") {
                  "audit": {"type": "exec", "command": ["/bin/on-event", "--json"]}},
     "logging": {"format": "json", "level": "debug"}
   })",
-                   {}, true);
+                   {{"APP_FORWARD_SECRET", "whsec_test_only_forward"}}, true);
   CHECK(c.server.host == "::1");
   CHECK(c.server.port == 0);
   CHECK(c.server.io_threads == 64);

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <rapidjson/document.h>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "integration/http_client.hpp"
@@ -166,4 +168,94 @@ TEST_CASE("after kill -9 under load, every acknowledged delivery is stored exact
   CHECK(missing == 0);
   CHECK(altered == 0);
   CHECK(repeated == 0);
+}
+
+TEST_CASE("after kill -9 while handlers run, every accepted event reaches a terminal state",
+          "[integration][crash][worker]") {
+  TempDir dir;
+  const std::string handled = dir.file("handled.txt");
+  const std::string script = dir.file("slow-handler.sh");
+  std::ofstream(script) << "#!/bin/sh\ncat > /dev/null\nsleep 0.05\necho \"$WEBHOOK_EVENT_ID\" >> "
+                        << handled << "\n";
+  ::chmod(script.c_str(), 0700);
+  const std::string config = dir.file("config.json");
+  std::ofstream(config) << R"({
+    "server": {"listen": "127.0.0.1:0", "io_threads": 2},
+    "storage": {"sqlite_path": ")"
+                        << dir.file("inbox.db") << R"("},
+    "payload_log": {"path": ""},
+    "workers": {"threads": 4},
+    "handlers": {"slow": {"type": "exec", "command": [")"
+                        << script << R"("]}},
+    "routes": [{"match": "*", "handlers": ["slow"]}],
+    "logging": {"level": "warn"}
+  })";
+  const std::string port_file = dir.file("port");
+  std::unique_ptr<Process> receiver;
+  const std::uint16_t port = start_and_wait(receiver, dir, config, port_file);
+
+  // 400 deliveries for 40 entities over 8 connections, while the handlers work through them.
+  std::mutex mutex;
+  std::vector<long long> acked;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient client(port, std::chrono::seconds(5));
+      for (int i = 0; i < 50; ++i) {
+        const std::string body =
+            R"({"eventType":"transaction.status_changed","transaction":{"id":"tx-)" +
+            std::to_string(c * 5 + i % 5) + R"(","status":"S)" + std::to_string(i) + R"("}})";
+        const auto reply = client.post(
+            "/webhooks", body, {{"X-Webhook-Signature", webhook::core::sign_header(kKey, body)}});
+        if (reply.status == 200) {
+          std::lock_guard lock(mutex);
+          acked.push_back(event_id_of(reply.body));
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  // Kill it once handlers have started but long before they can have finished.
+  REQUIRE(wait_until(
+      [&] { return wait_for_file_line(handled, std::chrono::milliseconds(1)).has_value(); },
+      std::chrono::seconds(30)));
+  receiver->signal(SIGKILL);
+  REQUIRE(receiver->wait(std::chrono::seconds(10)) == 128 + SIGKILL);
+  REQUIRE(acked.size() == 400);
+  {
+    // The crash really interrupted the work: some events were not handled yet.
+    std::ifstream before(handled);
+    std::size_t lines = 0;
+    for (std::string line; std::getline(before, line);) ++lines;
+    CHECK(lines < acked.size());
+  }
+
+  // Restarted, it returns the interrupted claims to pending and finishes the work.
+  start_and_wait(receiver, dir, config, port_file);
+  auto unfinished = [&] {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(dir.file("inbox.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    long long n = -1;
+    sqlite3_prepare_v2(
+        db,
+        "SELECT (SELECT count(*) FROM events WHERE status IN ('pending', "
+        "'processing')) + (400 - (SELECT count(*) FROM events WHERE status = 'done'))",
+        -1, &stmt, nullptr);
+    if (sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  };
+  CHECK(wait_until([&] { return unfinished() == 0; }, std::chrono::seconds(120)));
+  receiver->signal(SIGTERM);
+  CHECK(receiver->wait(std::chrono::seconds(30)) == 0);
+
+  // Every acknowledged event was handled at least once (at-least-once across the crash).
+  std::ifstream in(handled);
+  std::set<long long> seen;
+  for (long long id = 0; in >> id;) seen.insert(id);
+  std::size_t never_handled = 0;
+  for (long long id : acked) never_handled += seen.count(id) == 0 ? 1u : 0u;
+  CHECK(never_handled == 0);
 }

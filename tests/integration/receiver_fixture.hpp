@@ -34,8 +34,10 @@ inline std::string example(const std::string& name) {
 
 class Receiver {
  public:
-  // `server_extra` is spliced into the "server" object (e.g. R"("max_body_bytes": 2048)").
-  explicit Receiver(const std::string& server_extra = {}, const std::string& storage_extra = {}) {
+  // `server_extra` is spliced into the "server" object (e.g. R"("max_body_bytes": 2048)"),
+  // `storage_extra` into "storage", and `top_extra` at the top level (routes, handlers, workers).
+  explicit Receiver(const std::string& server_extra = {}, const std::string& storage_extra = {},
+                    const std::string& top_extra = {}) {
     std::string json = R"({
       "server": {"listen": "127.0.0.1:0", "io_threads": 2, "header_timeout_ms": 400,
                  "body_timeout_ms": 400, "shutdown_timeout_ms": 2000)" +
@@ -50,7 +52,8 @@ class Receiver {
                        (storage_extra.empty() ? "" : ", " + storage_extra) + R"(},
       "payload_log": {"path": ")" +
                        dir_.file("payloads.jsonl") + R"("},
-      "logging": {"level": "error"}
+      "logging": {"level": "error"})" +
+                       (top_extra.empty() ? "" : ", " + top_extra) + R"(
     })";
     config_ = app::parse_config(
         json, "test",
@@ -62,6 +65,7 @@ class Receiver {
   }
 
   std::uint16_t port() const { return app_->port(); }
+  const TempDir& dir() const { return dir_; }
   void stop() { app_->stop(); }
   const app::Config& config() const { return config_; }
   std::string payload_log() const { return read_file(dir_.file("payloads.jsonl")); }

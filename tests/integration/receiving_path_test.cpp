@@ -61,7 +61,8 @@ TEST_CASE("every example is accepted under the header scheme and a resend is a d
     CHECK(json_field(again.body, "eventId") == id);
   }
   CHECK(receiver.count() == 12);
-  CHECK(receiver.count("status = 'pending'") == 12);
+  // The default route sends every event to the "log" handler.
+  CHECK(wait_until([&] { return receiver.count("status = 'done'") == 12; }));
 }
 
 TEST_CASE("every example is accepted under the body-field scheme, pretty or compact",
@@ -132,7 +133,7 @@ TEST_CASE("an unknown event type is accepted and stored", "[integration][receive
   const auto reply = client.post("/webhooks", body, header_signed(body));
   CHECK(reply.status == 200);
   CHECK(json_field(reply.body, "status") == "accepted");
-  CHECK(receiver.count("event_type = 'payment.chargebackOpened' AND status = 'pending'") == 1);
+  CHECK(receiver.count("event_type = 'payment.chargebackOpened' AND status <> 'quarantined'") == 1);
 }
 
 TEST_CASE("a verified delivery without an entity id is quarantined", "[integration][receive]") {

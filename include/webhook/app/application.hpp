@@ -1,9 +1,11 @@
 #pragma once
 // Application: wires the modules together and owns their lifetimes.
-//  1. start(): open the database (0600) and migrate, start the InboxWriter, open the payload
-//     log, start the HTTP server.
+//  1. start(): open the database (0600) and migrate, start the worker pool (its own connection;
+//     stale claims back to pending), the InboxWriter (each commit wakes the dispatcher), the
+//     payload log, and the HTTP server.
 //  2. stop(), in DESIGN.md's order: stop accepting and answer in-flight requests with their
-//     committed result (Server::shutdown), drain the writer, checkpoint the WAL, close.
+//     committed result (Server::shutdown), drain the writer, stop claiming and let running
+//     handlers finish (bounded; unfinished claims back to pending), checkpoint the WAL, close.
 // Thread: start() and stop() from one thread (main, or a test).
 
 #include <cstdint>

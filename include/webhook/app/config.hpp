@@ -85,6 +85,7 @@ struct WorkersConfig {
 struct RouteConfig {
   std::string match;                  // exact type, prefix glob "payment.*", or "*"
   std::vector<std::string> handlers;  // names from `handlers` or built-in "log"
+  std::optional<RetryConfig> retry;   // per-route override; unset keys come from workers.retry
 };
 
 struct HandlerConfig {
@@ -94,6 +95,15 @@ struct HandlerConfig {
   std::string secret_env;            // forward: env var holding the forward secret
   std::vector<std::string> command;  // exec: argv, no shell
   int timeout_ms = 10000;
+  int connect_timeout_ms = 3000;  // forward
+  std::string ca_file;            // forward over https: extra trust anchors (PEM)
+  bool retry_4xx = false;         // forward: treat 4xx other than 429 as retryable
+  std::string secret;             // forward: resolved from secret_env (or _FILE); never logged
+};
+
+struct MonitoringConfig {
+  int backlog_sample_ms = 5000;  // how often the backlog gauges and the storage probe refresh
+  int max_backlog_age_ms = 0;    // /readyz fails when the oldest unfinished event is older; 0 = off
 };
 
 struct LoggingConfig {
@@ -109,6 +119,7 @@ struct Config {
   WorkersConfig workers;
   std::vector<RouteConfig> routes;
   std::vector<HandlerConfig> handlers;
+  MonitoringConfig monitoring;
   LoggingConfig logging;
 };
 

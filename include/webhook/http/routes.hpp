@@ -22,7 +22,7 @@ struct OutboundResponse {
   bool close = false;                                        // close the connection after it
 };
 
-enum class RouteKind { webhook, healthz, readyz, not_found };
+enum class RouteKind { webhook, healthz, readyz, metrics, not_found };
 
 struct Route {
   RouteKind kind = RouteKind::not_found;
@@ -50,5 +50,7 @@ OutboundResponse bad_request(std::string_view error);
 OutboundResponse healthy();
 // 200 {"status":"ready"} or 503 {"status":"not_ready","reason":...}.
 OutboundResponse readiness(bool ready, std::string_view reason);
+// 200 with the Prometheus text exposition.
+OutboundResponse metrics_text(std::string text);
 
 }  // namespace webhook::http

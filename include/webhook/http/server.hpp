@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "webhook/core/ingest.hpp"
@@ -34,6 +35,8 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds ack_budget{3000};
   std::chrono::milliseconds shutdown_timeout{10000};
+  // Peers allowed to name the client address with X-Real-IP / X-Forwarded-For (CIDRs).
+  std::vector<std::string> trusted_proxies;
 };
 
 // Cached readiness, computed off the I/O threads by its owner; must be cheap and thread-safe.
@@ -43,11 +46,23 @@ struct Readiness {
 };
 using ReadinessProbe = std::function<Readiness()>;
 
+// What the server reports and asks, as plain callbacks (the app owns metrics and readiness).
+// Each is called on I/O threads: it must be cheap, thread-safe and must not block.
+struct ServerHooks {
+  ReadinessProbe readiness;  // empty: always ready
+  // One call per webhook request with its result label (accepted, duplicate, quarantined,
+  // invalid_signature, malformed, too_large, unavailable) and, for deliveries that reached the
+  // inbox, the seconds from the complete request to the answer (-1 otherwise).
+  std::function<void(std::string_view source, std::string_view result, double ack_seconds)>
+      on_delivery;
+  std::function<std::string()> render_metrics;  // empty: /metrics is 404
+};
+
 class Server {
  public:
   // `writer` and `payload_log` must outlive the server.
   Server(ServerOptions options, std::vector<core::SourceSpec> sources, storage::InboxWriter& writer,
-         storage::PayloadLog& payload_log, ReadinessProbe readiness);
+         storage::PayloadLog& payload_log, ServerHooks hooks);
   ~Server();  // shutdown() if still running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

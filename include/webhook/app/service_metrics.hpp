@@ -1,0 +1,54 @@
+#pragma once
+// ServiceMetrics: every series /metrics exposes (DESIGN.md section 6), fed by observers of the
+// HTTP server (deliveries), the writer (commits), the dispatcher (events, handler latency) and
+// the backlog sampler. Updates are atomic adds; render() is safe from any thread.
+// Event types are a bounded label: the documented catalog verbatim, anything else "other".
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "webhook/core/metrics.hpp"
+#include "webhook/storage/backlog.hpp"
+#include "webhook/worker/dispatcher.hpp"
+
+namespace webhook::app {
+
+// The documented event type, or "other".
+std::string_view event_type_label(std::string_view type);
+// settlement | reviews | refunds | customers | payments | purchases | status | other.
+std::string_view event_group(std::string_view type);
+
+class ServiceMetrics {
+ public:
+  ServiceMetrics();
+
+  void on_delivery(std::string_view source, std::string_view result, double ack_seconds);
+  void on_commit(std::size_t batch_size, double seconds, bool ok);
+  void on_dispatch(const worker::DispatchReport& report);
+  // Replaces the backlog gauges with this sample, taken at `now_ms`.
+  void on_backlog(const std::vector<storage::BacklogRow>& rows, std::int64_t now_ms);
+
+  std::string render() const;
+  // Age in seconds of the oldest unfinished event at the last sample (0 when none).
+  double oldest_unfinished_age_seconds() const { return oldest_age_.load(); }
+
+ private:
+  core::Registry registry_;
+  core::Family<core::Counter>& deliveries_;
+  core::Family<core::Histogram>& ack_seconds_;
+  core::Family<core::Histogram>& commit_batch_;
+  core::Family<core::Histogram>& commit_seconds_;
+  core::Family<core::Counter>& commit_failures_;
+  core::Family<core::Counter>& events_;
+  core::Family<core::Histogram>& handler_seconds_;
+  core::Family<core::Histogram>& dispatch_delay_;
+  core::Family<core::Gauge>& backlog_events_;
+  core::Family<core::Gauge>& backlog_age_;
+  core::Family<core::Gauge>& dead_letters_;
+  std::atomic<double> oldest_age_{0.0};
+};
+
+}  // namespace webhook::app

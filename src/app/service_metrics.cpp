@@ -1,0 +1,145 @@
+#include "webhook/app/service_metrics.hpp"
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+namespace webhook::app {
+namespace {
+
+// WEBHOOKS.md section 3: every documented event name.
+constexpr std::array<std::string_view, 21> kCatalog = {
+    "Transaction.Captured",       "Transaction.Received",    "Transaction.Failed",
+    "transaction.status_changed", "payment.expired",         "payment.settled",
+    "payment.unsettled",          "payment.requiresReview",  "payment.reviewApproved",
+    "payment.reviewRejected",     "payment.reviewResolved",  "payment.failed",
+    "payment.refund.created",     "payment.refund.captured", "payment.refund.settled",
+    "payment.refund.failed",      "purchase.attempted",      "purchase.pendingAssignment",
+    "purchase.underpaid",         "purchase.overpaid",       "customer.levelChanged",
+};
+
+constexpr std::array<std::string_view, 9> kGroups = {"all",       "settlement", "reviews",
+                                                     "refunds",   "customers",  "payments",
+                                                     "purchases", "status",     "other"};
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+std::string_view event_type_label(std::string_view type) {
+  const auto it = std::find(kCatalog.begin(), kCatalog.end(), type);
+  return it == kCatalog.end() ? std::string_view("other") : *it;
+}
+
+std::string_view event_group(std::string_view type) {
+  if (type == "payment.settled" || type == "payment.unsettled") return "settlement";
+  if (starts_with(type, "payment.review") || type == "payment.requiresReview") return "reviews";
+  if (starts_with(type, "payment.refund.")) return "refunds";
+  if (starts_with(type, "customer.")) return "customers";
+  if (starts_with(type, "payment.")) return "payments";
+  if (starts_with(type, "purchase.")) return "purchases";
+  if (type == "transaction.status_changed" || starts_with(type, "Transaction.")) return "status";
+  return "other";
+}
+
+ServiceMetrics::ServiceMetrics()
+    : deliveries_(registry_.counter("webhook_deliveries_total",
+                                    "Webhook deliveries received, by source and result.",
+                                    {"source", "result"})),
+      ack_seconds_(registry_.histogram(
+          "webhook_ack_duration_seconds",
+          "Time from a complete request to its answer, for deliveries that reached the inbox.", {},
+          core::latency_buckets())),
+      commit_batch_(registry_.histogram("webhook_commit_batch_size",
+                                        "Deliveries per group-commit transaction.", {},
+                                        core::size_buckets())),
+      commit_seconds_(registry_.histogram("webhook_commit_duration_seconds",
+                                          "Duration of one group-commit transaction.", {},
+                                          core::latency_buckets())),
+      commit_failures_(registry_.counter("webhook_commit_failures_total",
+                                         "Group-commit transactions that failed.", {})),
+      events_(registry_.counter("webhook_events_total",
+                                "Handled events by type and outcome (done, retried, dead, "
+                                "unhandled).",
+                                {"event_type", "outcome"})),
+      handler_seconds_(registry_.histogram("webhook_handler_duration_seconds",
+                                           "Time the handlers of one event took, by group.",
+                                           {"group"}, core::latency_buckets())),
+      dispatch_delay_(registry_.histogram(
+          "webhook_dispatch_delay_seconds",
+          "Time from receipt of a delivery to the start of its handlers, by group.", {"group"},
+          core::latency_buckets())),
+      backlog_events_(registry_.gauge("webhook_backlog_events",
+                                      "Unfinished events (pending or processing), by group.",
+                                      {"group"})),
+      backlog_age_(registry_.gauge("webhook_backlog_oldest_age_seconds",
+                                   "Age of the oldest unfinished event, by group (0 when none).",
+                                   {"group"})),
+      dead_letters_(
+          registry_.gauge("webhook_dead_letters", "Dead-lettered events, by group.", {"group"})) {
+  // Every group exists from the start, so dashboards see zeros, not gaps.
+  for (std::string_view g : kGroups) {
+    backlog_events_.with({std::string(g)}).set(0);
+    backlog_age_.with({std::string(g)}).set(0);
+    dead_letters_.with({std::string(g)}).set(0);
+  }
+}
+
+void ServiceMetrics::on_delivery(std::string_view source, std::string_view result,
+                                 double ack_seconds) {
+  deliveries_.with({std::string(source), std::string(result)}).inc();
+  if (ack_seconds >= 0) ack_seconds_.with().observe(ack_seconds);
+}
+
+void ServiceMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) {
+  commit_batch_.with().observe(static_cast<double>(batch_size));
+  commit_seconds_.with().observe(seconds);
+  if (!ok) commit_failures_.with().inc();
+}
+
+void ServiceMetrics::on_dispatch(const worker::DispatchReport& report) {
+  const std::string type(event_type_label(report.event.event_type));
+  const std::string group(event_group(report.event.event_type));
+  events_.with({type, std::string(report.outcome)}).inc();
+  handler_seconds_.with({group}).observe(report.handler_seconds);
+  if (report.event.attempts <= 1 && report.started_at_ms >= report.event.received_at_ms) {
+    dispatch_delay_.with({group}).observe(
+        static_cast<double>(report.started_at_ms - report.event.received_at_ms) / 1000.0);
+  }
+}
+
+void ServiceMetrics::on_backlog(const std::vector<storage::BacklogRow>& rows, std::int64_t now_ms) {
+  struct Totals {
+    std::int64_t unfinished = 0, dead = 0, oldest_ms = 0;
+  };
+  std::map<std::string_view, Totals> by_group;
+  auto add = [&](std::string_view group, const storage::BacklogRow& row) {
+    Totals& t = by_group[group];
+    if (row.status == "dead") {
+      t.dead += row.count;
+      return;
+    }
+    t.unfinished += row.count;
+    if (t.oldest_ms == 0 || row.oldest_received_ms < t.oldest_ms)
+      t.oldest_ms = row.oldest_received_ms;
+  };
+  for (const auto& row : rows) {
+    add(event_group(row.event_type), row);
+    add("all", row);
+  }
+  for (std::string_view g : kGroups) {
+    const Totals t = by_group.count(g) != 0 ? by_group[g] : Totals{};
+    const double age =
+        t.oldest_ms == 0 ? 0.0 : std::max(0.0, static_cast<double>(now_ms - t.oldest_ms) / 1000.0);
+    backlog_events_.with({std::string(g)}).set(static_cast<double>(t.unfinished));
+    backlog_age_.with({std::string(g)}).set(age);
+    dead_letters_.with({std::string(g)}).set(static_cast<double>(t.dead));
+    if (g == "all") oldest_age_ = age;
+  }
+}
+
+std::string ServiceMetrics::render() const { return registry_.render(); }
+
+}  // namespace webhook::app
