@@ -1,5 +1,7 @@
 #include "core/json_text.hpp"
 
+#include "webhook/core/text.hpp"
+
 #include <cstdint>
 
 namespace webhook::core::json_text {
@@ -77,31 +79,6 @@ void append_js_char(std::string& out, std::uint32_t cp) {
   }
 }
 
-// Length of the valid UTF-8 sequence starting with a byte >= 0x80 at `pos`; 0 when invalid
-// (Unicode table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
-std::size_t utf8_length(std::string_view s, std::size_t pos) {
-  auto byte = [&](std::size_t i) -> unsigned {
-    return i < s.size() ? static_cast<unsigned char>(s[i]) : 0x100U;
-  };
-  auto cont = [&](std::size_t i, unsigned lo, unsigned hi) {
-    const unsigned b = byte(i);
-    return b >= lo && b <= hi;
-  };
-  const unsigned b0 = byte(pos);
-  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(pos + 1, 0x80, 0xBF) ? 2 : 0;
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    const unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80;
-    const unsigned hi = b0 == 0xED ? 0x9F : 0xBF;
-    return cont(pos + 1, lo, hi) && cont(pos + 2, 0x80, 0xBF) ? 3 : 0;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    const unsigned lo = b0 == 0xF0 ? 0x90 : 0x80;
-    const unsigned hi = b0 == 0xF4 ? 0x8F : 0xBF;
-    return cont(pos + 1, lo, hi) && cont(pos + 2, 0x80, 0xBF) && cont(pos + 3, 0x80, 0xBF) ? 4 : 0;
-  }
-  return 0;
-}
-
 // Recursive-descent reader over the bytes of one document; every parse method appends the
 // compact form of what it consumed to `out` and returns false on the first error.
 class Reader {
@@ -160,7 +137,7 @@ class Reader {
         out.push_back(c);
         ++pos_;
       } else {
-        const std::size_t n = utf8_length(text_, pos_);
+        const std::size_t n = utf8_sequence_length(text_, pos_);
         if (n == 0) return false;
         out.append(text_.substr(pos_, n));
         pos_ += n;

@@ -18,6 +18,8 @@
 
 #include "webhook/storage/payload_log.hpp"
 
+#include "webhook/core/text.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,108 +39,13 @@
 namespace webhook::storage {
 namespace {
 
+using core::base64_decode;
+using core::base64_encode;
+using core::is_valid_utf8;
+
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // ---- UTF-8 and base64 ------------------------------------------------------------------------
-
-// Strict RFC 3629: no overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF.
-bool is_valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      len = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      len = 3;
-      if (lead == 0xE0) lo = 0xA0;
-      if (lead == 0xED) hi = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      len = 4;
-      if (lead == 0xF0) lo = 0x90;
-      if (lead == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    const auto second = static_cast<unsigned char>(s[i + 1]);
-    if (second < lo || second > hi) return false;
-    for (std::size_t k = 2; k < len; ++k) {
-      const auto cont = static_cast<unsigned char>(s[i + k]);
-      if (cont < 0x80 || cont > 0xBF) return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
-                            (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
-                            std::uint32_t{static_cast<unsigned char>(in[i + 2])};
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += kBase64Alphabet[(v >> 6) & 63];
-    out += kBase64Alphabet[v & 63];
-  }
-  const std::size_t rest = in.size() - i;
-  if (rest > 0) {
-    std::uint32_t v = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
-    if (rest == 2) v |= std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// Strict decoding of what base64_encode writes (padded, no whitespace, zero unused bits).
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::size_t pad = 0;
-  if (!in.empty() && in.back() == '=') pad = in[in.size() - 2] == '=' ? 2 : 1;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  std::uint32_t acc = 0;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    std::uint32_t sextet = 0;
-    if (i >= in.size() - pad) {
-      if (in[i] != '=') return std::nullopt;
-    } else {
-      const auto pos = kBase64Alphabet.find(in[i]);
-      if (pos == std::string_view::npos) return std::nullopt;
-      sextet = static_cast<std::uint32_t>(pos);
-    }
-    acc = (acc << 6) | sextet;
-    if (i % 4 == 3) {
-      out += static_cast<char>((acc >> 16) & 0xFF);
-      out += static_cast<char>((acc >> 8) & 0xFF);
-      out += static_cast<char>(acc & 0xFF);
-      acc = 0;
-    }
-  }
-  if (pad > 0) {
-    // The bits under the padding must be zero (then the first dropped byte is zero too).
-    if (out[out.size() - pad] != '\0') return std::nullopt;
-    out.resize(out.size() - pad);
-  }
-  return out;
-}
 
 // ---- writing ----------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 // Tests `webhook-receiver sign` and `verify` (src/cli/sign_verify.cpp) through cmd_sign/cmd_verify.
 #include <catch2/catch.hpp>
 
+#include "support/conomy_vectors.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,17 +23,7 @@ using webhook::cli::Io;
 
 namespace {
 
-// Fictitious keys only (WEBHOOKS.md 2.4 documents the first one).
-const std::string kKey = "whsec_test_only_4f9a2c";
-const std::string kOtherKey = "whsec_test_only_other_7d1e";
-
-const std::string kBodyH =
-    R"({"eventType":"customer.levelChanged","timestamp":"2026-05-03T13:58:02Z","customer":{)"
-    R"("id":"66a2b3c4d5e6f70899990002","clientId":"demo-client-ar","firstName":"Lucia",)"
-    R"("lastName":"Ferreyra","email":"lucia.ferreyra@mail.example","documentNumber":)"
-    R"("27333444559","operationLevel":"BASIC","autoCreated":true,"documentsCount":1}})";
-const std::string kSigH = "c37864cf5a08a98e9d2e727ff54aa9dbe26006e14b93da91b57395b9641595ad";
-const std::string kSigB = "afd69160cccd08c364a5d9a57e685568f39c276f5e76acf88df0e4d06b5f5fcf";
+using namespace webhook::testing::vectors;  // WEBHOOKS.md 2.4 key, bodies and signatures
 
 struct Run {
   int code = -1;

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "webhook/core/text.hpp"
+
 namespace webhook::core {
 
 inline constexpr std::string_view kStandardWebhooksIdHeader = "webhook-id";
@@ -21,11 +23,7 @@ inline constexpr std::string_view kStandardWebhooksTimestampHeader = "webhook-ti
 inline constexpr std::string_view kStandardWebhooksSignatureHeader = "webhook-signature";
 inline constexpr std::string_view kStandardWebhooksSecretPrefix = "whsec_";
 
-// Standard base64 (RFC 4648 section 4) with '=' padding.
-std::string base64_encode(std::string_view bytes);
-// Strict decoding of standard, padded base64: nullopt for a length that is not a multiple of 4,
-// a character outside the alphabet, misplaced padding or non-zero trailing bits. "" decodes to "".
-std::optional<std::string> base64_decode(std::string_view text);
+// base64_encode/base64_decode live in webhook/core/text.hpp.
 
 // The HMAC key of `secret`: the base64-decoding of what follows "whsec_" when it starts with
 // that prefix, otherwise the secret's own bytes. nullopt when a whsec_ secret does not decode or
