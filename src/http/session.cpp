@@ -85,7 +85,10 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     // 1. A fresh parser per request, with its limits set before a byte is read.
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-    parser.body_limit(options.max_body_bytes);
+    // The body limit is checked by hand once the header is in (so an oversized Content-Length
+    // is answered with the request's own id, address and metric), then enforced by the parser
+    // for chunked bodies.
+    parser.body_limit(boost::none);
     if (stopping) break;
     conn->idle = true;
     stream.expires_after(options.header_timeout);
@@ -102,6 +105,15 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
              proxies.client_address(peer, h["X-Forwarded-For"], h["X-Real-IP"])};
     }
     beast::error_code ec = header_ec;
+
+    if (!ec) {
+      const auto length = parser.content_length();
+      if (length && *length > options.max_body_bytes) {
+        ec = bhttp::error::body_limit;
+      } else {
+        parser.body_limit(options.max_body_bytes);
+      }
+    }
 
     // 2. The body, under its own timeout; "Expect: 100-continue" is honoured first.
     if (!ec) {

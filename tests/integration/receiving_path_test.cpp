@@ -166,9 +166,16 @@ TEST_CASE("an oversized body is 413 and the connection is closed", "[integration
   Receiver receiver(R"("max_body_bytes": 2048)");
   HttpClient client(receiver.port());
   std::string body = R"({"eventType":"payment.settled","pad":")" + std::string(4096, 'x') + "\"}";
-  const auto reply = client.post("/webhooks", body, header_signed(body));
+  HeaderList headers = header_signed(body);
+  headers.emplace_back("X-Request-Id", "req-too-large-1");
+  const auto reply = client.post("/webhooks", body, headers);
   CHECK(reply.status == 413);
   CHECK(reply.header("connection") == "close");
+  // Refused from its Content-Length alone, yet answered with its own request id and counted.
+  CHECK(reply.header("x-request-id") == "req-too-large-1");
+  CHECK(client.get("/metrics")
+            .body.find("webhook_deliveries_total{source=\"production\",result=\"too_large\"} 1") !=
+        std::string::npos);
   CHECK(receiver.count() == 0);
   // The limit is inclusive: a body that fits is served normally.
   const std::string small = compact(example("10-customer-level-changed.json"));
