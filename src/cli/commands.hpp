@@ -25,6 +25,7 @@ int cmd_sign(const ArgList& args, Io io);
 int cmd_verify(const ArgList& args, Io io);
 int cmd_healthcheck(const ArgList& args, Io io);
 int cmd_events(const ArgList& args, Io io);  // src/cli/events.cpp
+int cmd_replay(const ArgList& args, Io io);  // src/cli/replay.cpp
 int cmd_version(const ArgList& args, Io io);
 
 }  // namespace webhook::cli

@@ -20,8 +20,10 @@ constexpr const char* kUsage =
     "                                   print a signed delivery (curl config by default)\n"
     "  verify --secret S [--header SIG] FILE\n"
     "                                   check a captured delivery; exit 0 when authentic\n"
-    "  events retry ID... | --dead [--config FILE | --db PATH]\n"
-    "                                   put dead events back to pending\n"
+    "  events list|show ID|stats|retry ID...|--dead|purge --older-than D [--config F | --db P]\n"
+    "                                   inspect, redrive and prune the inbox\n"
+    "  replay (--from LOG | --from-json PATH | --from-db DB) (--to URL | --into DB)\n"
+    "                                   send captured deliveries again (docs/replay.md)\n"
     "  healthcheck [--url URL]          exit 0 when /healthz answers 200\n"
     "  version                          version, build type, library versions\n"
     "\n"
@@ -35,7 +37,7 @@ int run(const ArgList& argv, Io io) {
   static const std::map<std::string, Command> commands = {
       {"serve", cmd_serve},   {"migrate", cmd_migrate},         {"sign", cmd_sign},
       {"verify", cmd_verify}, {"healthcheck", cmd_healthcheck}, {"version", cmd_version},
-      {"events", cmd_events},
+      {"events", cmd_events}, {"replay", cmd_replay},
   };
   std::string name = "serve";
   ArgList rest = argv;

@@ -1,38 +1,50 @@
 // `events`: inspects and redrives the inbox (DESIGN.md section 4). One function per action;
-// each opens the database itself, so `events list/show/stats` slot in beside `retry`.
-//  1. cmd_events() picks the action (argv[0]) and maps errors to exit codes.
-//  2. open_inbox() resolves --config/--db, refuses a missing database, opens and migrates it.
-//  3. The action runs one or more Inbox calls and prints one line per result.
+// each opens the database itself (read-only unless it writes):
+//  1. cmd_events() reads the clock once; cmd_events_at() picks the action (argv[0]) and maps
+//     errors to exit codes: 0 success, 1 runtime (storage, a missing database or event),
+//     2 usage or configuration (one line naming the flag).
+//  2. events_support.cpp resolves --config/--db and opens the database; it refuses a missing
+//     file instead of creating it.
+//  3. The actions: retry (here), list (events_list.cpp), show (events_show.cpp), stats
+//     (events_stats.cpp), purge (events_purge.cpp).
 
-#include <charconv>
 #include <cstdint>
-#include <filesystem>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/events_support.hpp"
 #include "webhook/app/config.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 
 namespace webhook::cli {
+namespace events_cli {
 namespace {
 
 constexpr const char* kEventsHelp =
     "usage: webhook-receiver events <action> [options]\n"
     "\n"
     "actions:\n"
-    "  retry ID... [--config FILE | --db PATH]\n"
-    "                       put the given dead events back to pending (attempts reset)\n"
-    "  retry --dead [--config FILE | --db PATH]\n"
-    "                       put every dead event back to pending\n"
+    "  list [--status S]... [--type T] [--source S] [--entity ID] [--since TIME]\n"
+    "       [--until TIME] [--limit N] [--oldest-first] [--json]\n"
+    "                       events, newest first, as a table (or a JSON array)\n"
+    "  show ID [--json]     one event: every column, the dedup key and the raw payload\n"
+    "  stats [--json]       counts by status and by type, backlog age, dead letters\n"
+    "  retry ID... | --dead put dead events back to pending (redrive)\n"
+    "  purge --older-than DURATION [--status S]... [--dry-run] [--force-short-retention]\n"
+    "                       delete finished events received before now - DURATION\n"
+    "                       (at least 25h: dedup keys outlive the platform's 24 h retries)\n"
     "\n"
-    "Each action takes --help.\n";
+    "Every action takes --config FILE (storage.sqlite_path; default $WEBHOOK_RECEIVER_CONFIG,\n"
+    "else var/webhook-receiver.db) or --db PATH, and --help. list, show, stats and\n"
+    "purge --dry-run open the database read-only. A missing database is an error, never created.\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n";
 
 constexpr const char* kRetryHelp =
     "usage: webhook-receiver events retry ID... [--config FILE | --db PATH]\n"
@@ -45,50 +57,11 @@ constexpr const char* kRetryHelp =
     "  --db PATH       the database file itself\n"
     "  --dead          every dead event instead of a list of IDs\n";
 
-// The flags every action that opens the database takes.
-const char* const kConfigFlag = "--config";
-const char* const kDbFlag = "--db";
-
-// The database path from --db or the configuration (secrets are not needed nor resolved).
-std::string database_path(const Args& args) {
-  if (args.has(kConfigFlag) && args.has(kDbFlag)) {
-    throw UsageError("give --config or --db, not both");
-  }
-  if (auto db = args.get(kDbFlag)) return *db;
-  return app::load_config(args.get(kConfigFlag), app::process_environment(), false)
-      .storage.sqlite_path;
-}
-
-// The inbox of an existing database, migrated. A missing file is an error (exit 1), not
-// created: a typo in --db must not leave an empty database behind. Throws StorageError.
-storage::SqliteInbox open_inbox(const Args& args) {
-  const std::string path = database_path(args);
-  const bool plain_file = path != ":memory:" && !path.starts_with("file:");
-  if (plain_file && !std::filesystem::exists(path)) {
-    throw storage::StorageError("no database at " + path, 0);
-  }
-  storage::Database db = storage::Database::open(path, storage::Database::Mode::read_write);
-  db.migrate(storage::embedded_migrations());
-  return storage::SqliteInbox(std::move(db));
-}
-
-// An event id from the command line: a positive decimal integer. Throws UsageError naming it.
-std::int64_t parse_event_id(const std::string& text) {
-  std::int64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || end != text.data() + text.size() || id < 1) {
-    throw UsageError("bad event id '" + text + "' (a positive whole number)");
-  }
-  return id;
-}
-
-std::string events_count(std::size_t n) {
-  return std::to_string(n) + (n == 1 ? " event" : " events");
-}
+}  // namespace
 
 // `events retry`: redrives the given dead events one by one (each its own transaction), so
 // every id that is not dead can be named; or every dead event at once with --dead.
-int events_retry(const ArgList& argv, Io io) {
+int events_retry(const ArgList& argv, Io io, std::int64_t now_ms) {
   const Args args(argv, {kConfigFlag, kDbFlag}, {"--dead"});
   if (args.has("--help")) {
     io.out << kRetryHelp;
@@ -103,12 +76,12 @@ int events_retry(const ArgList& argv, Io io) {
   for (const std::string& text : args.positionals()) ids.push_back(parse_event_id(text));
 
   storage::SqliteInbox inbox = open_inbox(args);
-  const std::int64_t now_ms = core::SystemClock().now_ms();
   if (all_dead) {
-    io.out << events_count(inbox.redrive({}, now_ms)) << " back to pending\n";
+    io.out << events_count(static_cast<std::int64_t>(inbox.redrive({}, now_ms)))
+           << " back to pending\n";
     return 0;
   }
-  std::size_t redriven = 0;
+  std::int64_t redriven = 0;
   for (const std::int64_t id : ids) {
     if (inbox.redrive({&id, 1}, now_ms) == 1) {
       ++redriven;
@@ -123,22 +96,24 @@ int events_retry(const ArgList& argv, Io io) {
   return 0;
 }
 
-}  // namespace
+}  // namespace events_cli
 
-int cmd_events(const ArgList& argv, Io io) {
-  using Action = int (*)(const ArgList&, Io);
+int cmd_events_at(const ArgList& argv, Io io, std::int64_t now_ms) {
+  using Action = int (*)(const ArgList&, Io, std::int64_t);
   static const std::map<std::string, Action, std::less<>> actions = {
-      {"retry", events_retry},
+      {"list", events_cli::events_list},   {"show", events_cli::events_show},
+      {"stats", events_cli::events_stats}, {"retry", events_cli::events_retry},
+      {"purge", events_cli::events_purge},
   };
   try {
-    if (argv.empty()) throw UsageError("needs an action (retry)");
+    if (argv.empty()) throw UsageError("needs an action (list, show, stats, retry, purge)");
     if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
-      io.out << kEventsHelp;
+      io.out << events_cli::kEventsHelp;
       return 0;
     }
     const auto action = actions.find(argv[0]);
     if (action == actions.end()) throw UsageError("unknown action '" + argv[0] + "'");
-    return action->second(ArgList(argv.begin() + 1, argv.end()), io);
+    return action->second(ArgList(argv.begin() + 1, argv.end()), io, now_ms);
   } catch (const UsageError& e) {
     io.err << "webhook-receiver events: " << e.what() << " (see --help)\n";
     return 2;
@@ -149,6 +124,10 @@ int cmd_events(const ArgList& argv, Io io) {
     io.err << "webhook-receiver events: " << e.what() << "\n";
     return 1;
   }
+}
+
+int cmd_events(const ArgList& argv, Io io) {
+  return cmd_events_at(argv, io, core::SystemClock().now_ms());
 }
 
 }  // namespace webhook::cli

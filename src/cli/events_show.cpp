@@ -1,0 +1,236 @@
+// `events show ID`: one event, every column, for an operator deciding what to do with it.
+// Text: one "name  value" line per column (times as ISO-8601 UTC with the epoch ms), the dedup
+// key, then the raw payload, byte-exact, to the end of the output. --json: one object, the
+// payload as "body" (valid UTF-8) or "body_base64". Read-only.
+
+#include <unistd.h>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/events_support.hpp"
+#include "webhook/core/text.hpp"
+
+namespace webhook::cli::events_cli {
+namespace {
+
+constexpr const char* kShowHelp =
+    "usage: webhook-receiver events show ID [--json] [--config FILE | --db PATH]\n"
+    "\n"
+    "Prints one event: every stored column (times as ISO-8601 UTC and epoch milliseconds),\n"
+    "its dedup key (source, event name, entity kind, entity id, state token) and, at the end,\n"
+    "the raw payload byte-exact as received (piped or redirected, nothing follows it; on a\n"
+    "terminal a newline ends it). In the text form \"\" is an empty value and - a NULL one.\n"
+    "Exit 1 when there is no such event.\n"
+    "Opens the database read-only.\n"
+    "  --json          one JSON object: the columns by name, *_at ISO times, \"dedup_key\", and\n"
+    "                  the payload as \"body\" (a string, when it is valid UTF-8) or else\n"
+    "                  \"body_base64\"\n"
+    "  --config FILE   configuration file naming storage.sqlite_path\n"
+    "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
+    "  --db PATH       the database file itself\n";
+
+constexpr const char* kSelectEvent = R"sql(
+SELECT id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
+       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot,
+       attempts, next_attempt_at_ms, last_error, updated_at_ms
+FROM events WHERE id = ?
+)sql";
+
+// One column as stored: text (NULL kept apart from "") or an integer.
+struct Column {
+  std::string name;
+  std::optional<std::string> text;  // nullopt for NULL or an integer column
+  std::optional<std::int64_t> integer;
+  bool is_time = false;  // epoch milliseconds
+};
+
+struct Event {
+  std::vector<Column> columns;  // every column except body, in table order
+  std::string body;
+};
+
+// The columns of kSelectEvent, in order, and how each is read and shown.
+enum class Kind { text, integer, time, body };  // time: epoch milliseconds
+struct ColumnSpec {
+  const char* name;
+  Kind kind;
+};
+constexpr ColumnSpec kColumns[] = {
+    {"id", Kind::integer},
+    {"source", Kind::text},
+    {"event_name", Kind::text},
+    {"entity_kind", Kind::text},
+    {"entity_id", Kind::text},
+    {"state_token", Kind::text},
+    {"event_type", Kind::text},
+    {"status", Kind::text},
+    {"quarantine_reason", Kind::text},
+    {"body", Kind::body},
+    {"request_id", Kind::text},
+    {"received_at_ms", Kind::time},
+    {"scheme", Kind::text},
+    {"candidate", Kind::text},
+    {"key_slot", Kind::integer},
+    {"attempts", Kind::integer},
+    {"next_attempt_at_ms", Kind::time},
+    {"last_error", Kind::text},
+    {"updated_at_ms", Kind::time},
+};
+
+std::optional<Event> find(storage::Database& db, std::int64_t id) {
+  Query query(db, kSelectEvent);
+  query.bind_int(1, id);
+  if (!query.step()) return std::nullopt;
+  Event e;
+  int col = 0;
+  for (const ColumnSpec& spec : kColumns) {
+    const int index = col++;
+    if (spec.kind == Kind::body) {
+      e.body = query.text(index);
+      continue;
+    }
+    Column c{spec.name, std::nullopt, std::nullopt, spec.kind == Kind::time};
+    if (spec.kind == Kind::text) {
+      if (!query.is_null(index)) c.text = query.text(index);
+    } else {
+      c.integer = query.integer(index);
+    }
+    e.columns.push_back(std::move(c));
+  }
+  return e;
+}
+
+const Column& column(const Event& e, std::string_view name) {
+  for (const Column& c : e.columns) {
+    if (c.name == name) return c;
+  }
+  throw std::logic_error("no column " + std::string(name));
+}
+
+// The dedup key's columns (the UNIQUE constraint of migrations/0001_inbox.sql), in order.
+constexpr const char* kKeyColumns[] = {"source", "event_name", "entity_kind", "entity_id",
+                                       "state_token"};
+
+template <typename Writer>
+void write_string(Writer& w, std::string_view text) {
+  const std::string safe = json_safe(text);
+  w.String(safe.data(), static_cast<rapidjson::SizeType>(safe.size()), true);
+}
+
+std::string key_as_json_array(const Event& e) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartArray();
+  for (const char* name : kKeyColumns) write_string(w, column(e, name).text.value_or(""));
+  w.EndArray();
+  return buffer.GetString();
+}
+
+void print_json(std::ostream& out, const Event& e) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  for (const Column& c : e.columns) {
+    w.Key(c.name.c_str());
+    if (c.integer) {
+      w.Int64(*c.integer);
+    } else if (c.text) {
+      write_string(w, *c.text);
+    } else {
+      w.Null();
+    }
+    if (c.is_time) {
+      // received_at_ms -> received_at
+      const std::string iso_name = c.name.substr(0, c.name.size() - 3);
+      w.Key(iso_name.c_str());
+      write_string(w, iso_time(*c.integer));
+    }
+  }
+  w.Key("dedup_key");
+  w.StartObject();
+  for (const char* name : kKeyColumns) {
+    w.Key(name);
+    write_string(w, column(e, name).text.value_or(""));
+  }
+  w.EndObject();
+  w.Key("body_bytes");
+  w.Uint64(e.body.size());
+  if (core::is_valid_utf8(e.body)) {
+    w.Key("body");
+    w.String(e.body.data(), static_cast<rapidjson::SizeType>(e.body.size()), true);
+  } else {
+    w.Key("body_base64");
+    write_string(w, core::base64_encode(e.body));
+  }
+  w.EndObject();
+  out << buffer.GetString() << '\n';
+}
+
+// True when `out` is this process's standard output and that is a terminal.
+bool is_terminal(const std::ostream& out) {
+  return &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
+}
+
+void print_text(std::ostream& out, const Event& e) {
+  Table table;  // name, value
+  for (const Column& c : e.columns) {
+    std::string value;
+    if (c.is_time) {
+      value = iso_time(*c.integer) + " (" + std::to_string(*c.integer) + ")";
+    } else if (c.integer) {
+      value = std::to_string(*c.integer);
+    } else if (c.text) {
+      value = c.text->empty() ? R"("")" : printable(*c.text);  // "" apart from NULL's "-"
+    } else {
+      value = "-";
+    }
+    std::string name = c.name;
+    if (c.is_time) name = name.substr(0, name.size() - 3);  // received_at_ms -> received_at
+    table.add({name, value});
+  }
+  table.add({"dedup_key", printable(key_as_json_array(e))});
+  table.add({"body_bytes", std::to_string(e.body.size())});
+  table.print(out);
+  out << "body:\n";
+  out.write(e.body.data(), static_cast<std::streamsize>(e.body.size()));
+  // Byte-exact for pipes and files; on a terminal, end the last line for the prompt.
+  if (is_terminal(out) && (e.body.empty() || e.body.back() != '\n')) out << '\n';
+}
+
+}  // namespace
+
+int events_show(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
+  const Args args(argv, {kConfigFlag, kDbFlag}, {kJsonFlag});
+  if (args.has("--help")) {
+    io.out << kShowHelp;
+    return 0;
+  }
+  if (args.positionals().size() != 1) throw UsageError("show needs exactly one event ID");
+  const std::int64_t id = parse_event_id(args.positionals().front());
+  storage::Database db = open_read_only(args);
+  const std::optional<Event> event = find(db, id);
+  if (!event) {
+    io.err << "webhook-receiver events: no event " << id << "\n";
+    return 1;
+  }
+  if (args.has(kJsonFlag)) {
+    print_json(io.out, *event);
+  } else {
+    print_text(io.out, *event);
+  }
+  return 0;
+}
+
+}  // namespace webhook::cli::events_cli

@@ -1,0 +1,380 @@
+// Helpers shared by the `events` actions (see events_support.hpp).
+
+#include "cli/events_support.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <utility>
+
+#include "webhook/app/config.hpp"
+#include "webhook/core/text.hpp"
+#include "webhook/log/log.hpp"
+
+namespace webhook::cli::events_cli {
+namespace {
+
+constexpr std::int64_t kSecondMs = 1000;
+constexpr std::int64_t kMinuteMs = 60 * kSecondMs;
+constexpr std::int64_t kHourMs = 60 * kMinuteMs;
+constexpr std::int64_t kDayMs = 24 * kHourMs;
+constexpr std::int64_t kWeekMs = 7 * kDayMs;
+constexpr std::int64_t kMaxDurationMs = 36'500 * kDayMs;  // 100 years
+
+constexpr std::string_view kTimeForms =
+    "ISO-8601 UTC like 2026-05-03T10:00:00Z or 2026-05-03, or an age like 15m, 2h, 7d";
+constexpr std::string_view kDurationForms =
+    "a whole number and a unit: s, m, h, d or w (15m, 2h, 7d)";
+
+// The schema version of a database that has the events table (migrations/0001_inbox.sql).
+constexpr int kInboxSchemaVersion = 1;
+
+// SQLite maps these names to no plain file (in-memory databases, URI names).
+bool is_plain_file(const std::string& path) {
+  return !path.empty() && path != ":memory:" && !path.starts_with("file:");
+}
+
+void require_existing(const std::string& path) {
+  if (is_plain_file(path) && !std::filesystem::exists(path)) {
+    throw storage::StorageError("no database at " + path, 0);
+  }
+}
+
+// The digits at s[pos, pos + len) as a number; nullopt unless all are decimal digits.
+std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t len) {
+  if (pos + len > s.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = pos; i < pos + len; ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    value = value * 10 + (s[i] - '0');
+  }
+  return value;
+}
+
+// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[.fraction]Z" as epoch milliseconds.
+std::optional<std::int64_t> parse_iso_ms(std::string_view s) {
+  const auto y = digits(s, 0, 4);
+  const auto mo = digits(s, 5, 2);
+  const auto d = digits(s, 8, 2);
+  if (!y || !mo || !d || s[4] != '-' || s[7] != '-') return std::nullopt;
+  const std::chrono::year_month_day date{std::chrono::year{*y},
+                                         std::chrono::month{static_cast<unsigned>(*mo)},
+                                         std::chrono::day{static_cast<unsigned>(*d)}};
+  if (!date.ok()) return std::nullopt;
+  const auto days =
+      static_cast<std::int64_t>(std::chrono::sys_days(date).time_since_epoch().count());
+  std::int64_t ms = days * kDayMs;
+  if (s.size() == 10) return ms;
+
+  const auto h = digits(s, 11, 2);
+  const auto mi = digits(s, 14, 2);
+  const auto sec = digits(s, 17, 2);
+  if (s[10] != 'T' || !h || !mi || !sec || s[13] != ':' || s[16] != ':' || *h > 23 || *mi > 59 ||
+      *sec > 59) {
+    return std::nullopt;
+  }
+  ms += *h * kHourMs + *mi * kMinuteMs + *sec * kSecondMs;
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    const std::size_t first = pos;
+    std::int64_t fraction_ms = 0;
+    for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos) {
+      if (pos - first < 3) fraction_ms = fraction_ms * 10 + (s[pos] - '0');
+    }
+    const std::size_t count = pos - first;
+    if (count == 0 || count > 9) return std::nullopt;
+    for (std::size_t i = count; i < 3; ++i) fraction_ms *= 10;
+    ms += fraction_ms;
+  }
+  if (pos + 1 != s.size() || s[pos] != 'Z') return std::nullopt;
+  return ms;
+}
+
+}  // namespace
+
+// ---- the database ----------------------------------------------------------------------------
+
+std::string database_path(const Args& args) {
+  if (args.has(kConfigFlag) && args.has(kDbFlag)) {
+    throw UsageError("give --config or --db, not both");
+  }
+  if (auto db = args.get(kDbFlag)) return *db;
+  return app::load_config(args.get(kConfigFlag), app::process_environment(), false)
+      .storage.sqlite_path;
+}
+
+storage::Database open_read_write(const Args& args) {
+  const std::string path = database_path(args);
+  require_existing(path);
+  storage::Database db = storage::Database::open(path, storage::Database::Mode::read_write);
+  db.migrate(storage::embedded_migrations());
+  return db;
+}
+
+storage::SqliteInbox open_inbox(const Args& args) {
+  return storage::SqliteInbox(open_read_write(args));
+}
+
+storage::Database open_read_only(const Args& args) {
+  const std::string path = database_path(args);
+  require_existing(path);
+  storage::Database db = storage::Database::open(path, storage::Database::Mode::read_only);
+  if (db.schema_version() < kInboxSchemaVersion) {
+    throw storage::StorageError(
+        "sqlite database " + path +
+            " has no events table (not migrated: run webhook-receiver migrate)",
+        0);
+  }
+  return db;
+}
+
+// ---- arguments -------------------------------------------------------------------------------
+
+std::int64_t parse_event_id(const std::string& text) {
+  std::int64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id < 1) {
+    throw UsageError("bad event id '" + text + "' (a positive whole number)");
+  }
+  return id;
+}
+
+std::int64_t parse_duration_ms(std::string_view flag, std::string_view text) {
+  const auto bad = [&]() {
+    return UsageError(std::string(flag) + ": bad duration '" + std::string(text) + "' (" +
+                      std::string(kDurationForms) + ")");
+  };
+  if (text.size() < 2) throw bad();
+  std::int64_t unit_ms = 0;
+  switch (text.back()) {
+    case 's':
+      unit_ms = kSecondMs;
+      break;
+    case 'm':
+      unit_ms = kMinuteMs;
+      break;
+    case 'h':
+      unit_ms = kHourMs;
+      break;
+    case 'd':
+      unit_ms = kDayMs;
+      break;
+    case 'w':
+      unit_ms = kWeekMs;
+      break;
+    default:
+      throw bad();
+  }
+  const std::string_view number = text.substr(0, text.size() - 1);
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+  if (ec != std::errc{} || end != number.data() + number.size() || n < 0 ||
+      n > kMaxDurationMs / unit_ms) {
+    throw bad();
+  }
+  return n * unit_ms;
+}
+
+std::int64_t parse_time_ms(std::string_view flag, std::string_view text, std::int64_t now_ms) {
+  if (const auto iso = parse_iso_ms(text)) return *iso;
+  const bool looks_like_duration = !text.empty() && text.front() >= '0' && text.front() <= '9' &&
+                                   text.back() >= 'a' && text.back() <= 'z';
+  if (looks_like_duration && text.find('-') == std::string_view::npos) {
+    return now_ms - parse_duration_ms(flag, text);
+  }
+  throw UsageError(std::string(flag) + ": bad time '" + std::string(text) + "' (" +
+                   std::string(kTimeForms) + ")");
+}
+
+std::string iso_time(std::int64_t epoch_ms) { return log::format_timestamp(epoch_ms); }
+
+std::string short_age(std::int64_t age_ms) {
+  const std::int64_t s = std::max<std::int64_t>(age_ms, 0) / kSecondMs;
+  const std::int64_t d = s / 86'400;
+  const std::int64_t h = s % 86'400 / 3'600;
+  const std::int64_t m = s % 3'600 / 60;
+  if (d > 0) return std::to_string(d) + "d " + std::to_string(h) + "h";
+  if (h > 0) return std::to_string(h) + "h " + std::to_string(m) + "m";
+  if (m > 0) return std::to_string(m) + "m " + std::to_string(s % 60) + "s";
+  return std::to_string(s) + "s";
+}
+
+// ---- statuses --------------------------------------------------------------------------------
+
+const std::vector<std::string>& all_statuses() {
+  static const std::vector<std::string> statuses = {"pending",   "processing", "done",
+                                                    "unhandled", "dead",       "quarantined"};
+  return statuses;
+}
+
+bool is_terminal_status(std::string_view status) {
+  return status == "done" || status == "unhandled" || status == "dead" || status == "quarantined";
+}
+
+std::vector<std::string> parse_statuses(const Args& args, const std::string& flag,
+                                        const std::vector<std::string>& allowed) {
+  std::vector<bool> chosen(allowed.size(), false);
+  for (const std::string& value : args.all(flag)) {
+    std::size_t begin = 0;
+    while (begin <= value.size()) {
+      const std::size_t comma = std::min(value.find(',', begin), value.size());
+      const std::string name = value.substr(begin, comma - begin);
+      const auto it = std::find(allowed.begin(), allowed.end(), name);
+      if (it == allowed.end()) {
+        std::string list;
+        for (const std::string& s : allowed) list += (list.empty() ? "" : ", ") + s;
+        throw UsageError(flag + ": '" + name + "' is not one of " + list);
+      }
+      chosen[static_cast<std::size_t>(it - allowed.begin())] = true;
+      begin = comma + 1;
+    }
+  }
+  std::vector<std::string> statuses;
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    if (chosen[i]) statuses.push_back(allowed[i]);
+  }
+  return statuses;
+}
+
+std::string placeholders(std::size_t n) {
+  std::string list;
+  for (std::size_t i = 0; i < n; ++i) list += i == 0 ? "?" : ", ?";
+  return list;
+}
+
+std::string events_count(std::int64_t n) {
+  return std::to_string(n) + (n == 1 ? " event" : " events");
+}
+
+// ---- SQL -------------------------------------------------------------------------------------
+
+Query::Query(storage::Database& db, const std::string& sql) : db_(db) {
+  const int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt_, nullptr);
+  if (rc != SQLITE_OK) fail("prepare", rc);
+}
+
+Query::~Query() { sqlite3_finalize(stmt_); }
+
+void Query::bind_text(int index, std::string_view value) {
+  // SQLITE_TRANSIENT: SQLite copies the bytes, so a temporary may be bound.
+  const int rc = sqlite3_bind_text64(
+      stmt_, index, value.data(), value.size(),
+      reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1)), SQLITE_UTF8);
+  if (rc != SQLITE_OK) fail("bind", rc);
+}
+
+void Query::bind_int(int index, std::int64_t value) {
+  const int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) fail("bind", rc);
+}
+
+bool Query::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail("step", rc);
+}
+
+void Query::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t Query::changed_rows() const { return sqlite3_changes64(db_.handle()); }
+
+std::int64_t Query::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+bool Query::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+std::string Query::text(int col) const {
+  const void* data = sqlite3_column_blob(stmt_, col);  // NULL for NULL and empty values
+  const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+}
+
+void Query::fail(std::string_view what, int rc) const {
+  throw storage::StorageError("sqlite database " + db_.path() + ": " + std::string(what) + ": " +
+                                  sqlite3_errmsg(db_.handle()),
+                              rc);
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+std::string printable(std::string_view text, std::size_t max_chars) {
+  std::string out;
+  std::vector<std::size_t> char_starts;  // offset in `out` of each character
+  for (std::size_t pos = 0; pos < text.size();) {
+    char_starts.push_back(out.size());
+    const std::size_t len = core::utf8_sequence_length(text, pos);
+    const auto lead = static_cast<unsigned char>(text[pos]);
+    const bool c1_control =
+        len == 2 && lead == 0xC2 && static_cast<unsigned char>(text[pos + 1]) < 0xA0;
+    if (len == 0 || (len == 1 && (lead < 0x20 || lead == 0x7F)) || c1_control) {
+      out += '?';
+      pos += len == 0 ? 1 : len;
+    } else {
+      out.append(text.substr(pos, len));
+      pos += len;
+    }
+  }
+  if (max_chars > 3 && char_starts.size() > max_chars) {
+    out.resize(char_starts[max_chars - 3]);
+    out += "...";
+  }
+  return out;
+}
+
+namespace {
+
+std::size_t display_width(std::string_view cell) {
+  // Characters, not bytes: cells are valid UTF-8 (printable()).
+  return static_cast<std::size_t>(std::count_if(cell.begin(), cell.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+}  // namespace
+
+void Table::add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+void Table::print(std::ostream& out) const {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows_) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], display_width(row[i]));
+    }
+  }
+  for (const auto& row : rows_) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line += "  ";
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] - display_width(row[i]), ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << '\n';
+  }
+}
+
+std::string json_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t len = core::utf8_sequence_length(text, pos);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++pos;
+    } else {
+      out.append(text.substr(pos, len));
+      pos += len;
+    }
+  }
+  return out;
+}
+
+}  // namespace webhook::cli::events_cli
