@@ -70,8 +70,14 @@ void Application::start() {
   a.inbox = std::make_unique<storage::SqliteInbox>(std::move(db));
 
   // 2. The worker pool, on its own connection; it first returns claims a crash left behind.
-  a.queue = std::make_unique<storage::SqliteInbox>(storage::Database::open(
-      c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms));
+  auto queue_db = storage::Database::open(
+      c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms);
+  // Status changes (claimed, done, retry, dead) need not be fsynced on their own: the ingest
+  // connection's next FULL commit makes them durable, and handlers are at-least-once anyway (a
+  // power loss can only re-run an event). Fewer fsyncs keep the write lock free for ingest,
+  // whose acknowledgements stay synchronous=FULL.
+  queue_db.exec("PRAGMA synchronous=NORMAL");
+  a.queue = std::make_unique<storage::SqliteInbox>(std::move(queue_db));
   a.handlers = build_handlers(c, a.clock);
   worker::DispatcherOptions workers;
   workers.threads = c.workers.threads;
