@@ -44,8 +44,9 @@ NGINX="${BENCH_NGINX:-/usr/sbin/nginx}"
 KEY="whsec_bench_not_a_secret_0123456789"
 LUA="$ROOT/bench/wrk/deliveries.lua"
 
-die() { echo "bench/run.sh: error: $*" >&2; exit 1; }
-say() { echo "==> $*" >&2; }
+BENCH_NAME="bench/run.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 case "$DURATION" in
   *[!0-9smh]* | "") die "BENCH_DURATION must look like 10s, 2m or 30" ;;
@@ -63,80 +64,6 @@ DELIVERIES="${BENCH_DELIVERIES:-$(( SECONDS_RUN * 25000 ))}"
 for tool in wrk curl sqlite3 cmake awk "$NGINX"; do
   command -v "$tool" >/dev/null || die "$tool not found (make deps installs the packages)"
 done
-
-# ---- processes started here: tracked by PID, stopped on any exit ------------------------------
-PIDS=()
-WORK=""
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "bench/run.sh: stopping leftover process $pid" >&2
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-    if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then
-      echo "bench/run.sh: kept $WORK" >&2
-    else
-      rm -rf "$WORK"
-    fi
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-forget_pid() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-# Sends SIGTERM to $1 and waits (at most $2 s) for it; sets STOP_RC to its exit code.
-stop_pid() {
-  local pid=$1 limit=$2
-  STOP_RC=0
-  kill -TERM "$pid" 2>/dev/null || true
-  local waited=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$waited" -ge $(( limit * 10 )) ]; then
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-      forget_pid "$pid"
-      die "process $pid did not stop within ${limit}s of SIGTERM (killed)"
-    fi
-    sleep 0.1
-    waited=$(( waited + 1 ))
-  done
-  wait "$pid" || STOP_RC=$?
-  forget_pid "$pid"
-}
-
-port_is_free() {
-  if command -v ss >/dev/null; then
-    [ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
-  else
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
-  fi
-}
-
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if port_is_free "$p"; then echo "$p"; return 0; fi
-  done
-  return 1
-}
-
-# HTTP status of a request to $1 (000 when nothing answers).
-http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" || true; }
 
 # ---- build --------------------------------------------------------------------------------------
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
@@ -167,50 +94,9 @@ DELIVERY_FILE="$WORK/deliveries.tsv"
 MEAN_BODY="$(sed -n 's/.*mean body \([0-9]*\) bytes.*/\1/p' "$WORK/generator.log")"
 
 # ---- machine description ------------------------------------------------------------------------
-cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_PATH/CMakeCache.txt" 2>/dev/null | head -1; }
-CPU_MODEL="$({ grep -m1 'model name' /proc/cpuinfo || true; } | cut -d: -f2- | sed 's/^ *//')"
-CPU_MHZ="$({ grep -m1 'cpu MHz' /proc/cpuinfo || true; } | cut -d: -f2- | sed 's/^ *//')"
-NPROC="$(nproc)"
-MEM="$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-KERNEL="$(uname -srm)"
-# shellcheck disable=SC1091
-OS="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
-VIRT_VM="$(systemd-detect-virt --vm 2>/dev/null || true)"
-VIRT_CT="$(systemd-detect-virt --container 2>/dev/null || true)"
-HYPERVISOR="$({ lscpu 2>/dev/null || true; } | sed -n 's/^Hypervisor vendor: *//p')"
-VIRT="VM: ${VIRT_VM:-?}${HYPERVISOR:+ (hypervisor $HYPERVISOR)}, container: ${VIRT_CT:-?}"
-FS_SOURCE="$(findmnt -n -o SOURCE --target "$WORK" 2>/dev/null || echo '?')"
-FS_TYPE="$(findmnt -n -o FSTYPE --target "$WORK" 2>/dev/null || echo '?')"
-FS_OPTS="$(findmnt -n -o OPTIONS --target "$WORK" 2>/dev/null || echo '?')"
-DISK="?"
-if [ -b "$FS_SOURCE" ]; then
-  disk_name="$({ lsblk -no PKNAME "$FS_SOURCE" 2>/dev/null || true; } | head -1)"
-  [ -n "$disk_name" ] || disk_name="$(basename "$FS_SOURCE")"
-  rota="$(cat "/sys/block/$disk_name/queue/rotational" 2>/dev/null || echo '?')"
-  model="$(sed 's/ *$//' "/sys/block/$disk_name/device/model" 2>/dev/null || true)"
-  case "$disk_name" in vd*) kind="virtio block device" ;; nvme*) kind="NVMe" ;; *) kind="block device" ;; esac
-  DISK="$kind $disk_name${model:+ ($model)}, kernel reports rotational=$rota"
-fi
-# What one synchronous 4 KiB write costs on the temp dir's file system (the floor of a commit):
-# 500 of them with dd oflag=dsync; prints the writes per second.
-dsync_rate() {
-  local secs
-  secs="$({ dd if=/dev/zero of="$WORK/dsync.test" bs=4k count=500 oflag=dsync 2>&1 || true; } \
-          | sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p')"
-  rm -f "$WORK/dsync.test"
-  awk -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%.0f", 500 / s; else printf "?" }'
-}
-DSYNC_START="$(dsync_rate)"
-CXX_PATH="$(cache_value CMAKE_CXX_COMPILER)"
-CXX_VERSION="$({ "${CXX_PATH:-c++}" --version 2>/dev/null || true; } | head -1)"
-BUILD_TYPE="$(cache_value CMAKE_BUILD_TYPE)"
-BUILD_FLAGS="$(cache_value "CMAKE_CXX_FLAGS_$(echo "$BUILD_TYPE" | tr '[:lower:]' '[:upper:]')")"
-WERROR="$(cache_value WEBHOOK_WERROR)"
+describe_machine
 WRK_VERSION="$({ wrk -v 2>&1 || true; } | head -1 | sed 's/ Copyright.*//')"
 NGINX_VERSION="$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
-SQLITE_VERSION="$(sqlite3 --version | cut -d' ' -f1)"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit yet')"
-GIT_DIRTY="$({ git status --porcelain 2>/dev/null || true; } | wc -l | tr -d ' ')"
 DEFAULT_MAX_BATCH="$(sed -n 's/.*std::size_t max_batch = \([0-9]*\);.*/\1/p' include/webhook/app/config.hpp | head -1)"
 [ -n "$DEFAULT_MAX_BATCH" ] || DEFAULT_MAX_BATCH="default"
 
@@ -218,12 +104,6 @@ DEFAULT_MAX_BATCH="$(sed -n 's/.*std::size_t max_batch = \([0-9]*\);.*/\1/p' inc
 declare -A R=()       # R[target.key] = value from the BENCH_SUMMARY line
 declare -A BEFORE=()  # load on the machine when the target's run started
 TARGETS=()
-
-CLK_TCK="$(getconf CLK_TCK)"
-# CPU time (user + system, in clock ticks) used so far by process $1.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-busy_compilers() { { pgrep -c -x cc1plus 2>/dev/null || true; } | head -1; }
 
 run_wrk() {
   local target=$1 url=$2 server_pid=$3 out="$WORK/$1.wrk.txt"

@@ -1,0 +1,148 @@
+# bench/lib.sh: what the benchmark scripts share (bench/run.sh, bench/run_workers.sh).
+#
+# Source it from the repository root with `set -Eeuo pipefail` on and BENCH_NAME set to the
+# script's name (it prefixes error messages). Sourcing defines the helpers below, the PIDS array
+# and WORK (empty), and installs the traps: on any exit every PID still in PIDS is stopped
+# (SIGTERM, 5 s, SIGKILL) and WORK is removed unless BENCH_KEEP_TMP=1.
+#   die, say                     messages (die exits 1)
+#   stop_pid PID LIMIT_S         SIGTERM and wait; STOP_RC = its exit code; forget_pid PID
+#   free_port, port_is_free, http_status
+#   cache_value NAME             a value of $BUILD_PATH/CMakeCache.txt
+#   dsync_rate                   synchronous 4 KiB writes/s on $WORK's file system
+#   describe_machine             sets CPU_MODEL CPU_MHZ NPROC MEM KERNEL OS VIRT FS_SOURCE FS_TYPE
+#                                FS_OPTS DISK DSYNC_START CXX_VERSION BUILD_TYPE BUILD_FLAGS WERROR
+#                                SQLITE_VERSION GIT_REV GIT_DIRTY (needs WORK and BUILD_PATH)
+#   CLK_TCK, cpu_ticks PID, busy_compilers
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are used by the scripts that source it
+
+: "${BENCH_NAME:?set BENCH_NAME before sourcing bench/lib.sh}"
+
+die() { echo "$BENCH_NAME: error: $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+
+# ---- processes started here: tracked by PID, stopped on any exit ------------------------------
+PIDS=()
+WORK=""
+cleanup() {
+  local rc=$?
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "$BENCH_NAME: stopping leftover process $pid" >&2
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+    if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then
+      echo "$BENCH_NAME: kept $WORK" >&2
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# Sends SIGTERM to $1 and waits (at most $2 s) for it; sets STOP_RC to its exit code.
+stop_pid() {
+  local pid=$1 limit=$2
+  STOP_RC=0
+  kill -TERM "$pid" 2>/dev/null || true
+  local waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$waited" -ge $(( limit * 10 )) ]; then
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      forget_pid "$pid"
+      die "process $pid did not stop within ${limit}s of SIGTERM (killed)"
+    fi
+    sleep 0.1
+    waited=$(( waited + 1 ))
+  done
+  wait "$pid" || STOP_RC=$?
+  forget_pid "$pid"
+}
+
+port_is_free() {
+  if command -v ss >/dev/null; then
+    [ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+  else
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
+  fi
+}
+
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$(( 20000 + RANDOM % 40000 ))
+    if port_is_free "$p"; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+# HTTP status of a request to $1 (000 when nothing answers).
+http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" || true; }
+
+# ---- machine description ------------------------------------------------------------------------
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_PATH/CMakeCache.txt" 2>/dev/null | head -1; }
+# What one synchronous 4 KiB write costs on the temp dir's file system (the floor of a commit):
+# 500 of them with dd oflag=dsync; prints the writes per second.
+dsync_rate() {
+  local secs
+  secs="$({ dd if=/dev/zero of="$WORK/dsync.test" bs=4k count=500 oflag=dsync 2>&1 || true; } \
+          | sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p')"
+  rm -f "$WORK/dsync.test"
+  awk -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%.0f", 500 / s; else printf "?" }'
+}
+describe_machine() {
+  CPU_MODEL="$({ grep -m1 'model name' /proc/cpuinfo || true; } | cut -d: -f2- | sed 's/^ *//')"
+  CPU_MHZ="$({ grep -m1 'cpu MHz' /proc/cpuinfo || true; } | cut -d: -f2- | sed 's/^ *//')"
+  NPROC="$(nproc)"
+  MEM="$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  KERNEL="$(uname -srm)"
+  # shellcheck disable=SC1091
+  OS="$( (. /etc/os-release && echo "$PRETTY_NAME") 2>/dev/null || echo unknown)"
+  VIRT_VM="$(systemd-detect-virt --vm 2>/dev/null || true)"
+  VIRT_CT="$(systemd-detect-virt --container 2>/dev/null || true)"
+  HYPERVISOR="$({ lscpu 2>/dev/null || true; } | sed -n 's/^Hypervisor vendor: *//p')"
+  VIRT="VM: ${VIRT_VM:-?}${HYPERVISOR:+ (hypervisor $HYPERVISOR)}, container: ${VIRT_CT:-?}"
+  FS_SOURCE="$(findmnt -n -o SOURCE --target "$WORK" 2>/dev/null || echo '?')"
+  FS_TYPE="$(findmnt -n -o FSTYPE --target "$WORK" 2>/dev/null || echo '?')"
+  FS_OPTS="$(findmnt -n -o OPTIONS --target "$WORK" 2>/dev/null || echo '?')"
+  DISK="?"
+  if [ -b "$FS_SOURCE" ]; then
+    disk_name="$({ lsblk -no PKNAME "$FS_SOURCE" 2>/dev/null || true; } | head -1)"
+    [ -n "$disk_name" ] || disk_name="$(basename "$FS_SOURCE")"
+    rota="$(cat "/sys/block/$disk_name/queue/rotational" 2>/dev/null || echo '?')"
+    model="$(sed 's/ *$//' "/sys/block/$disk_name/device/model" 2>/dev/null || true)"
+    case "$disk_name" in vd*) kind="virtio block device" ;; nvme*) kind="NVMe" ;; *) kind="block device" ;; esac
+    DISK="$kind $disk_name${model:+ ($model)}, kernel reports rotational=$rota"
+  fi
+  DSYNC_START="$(dsync_rate)"
+  CXX_PATH="$(cache_value CMAKE_CXX_COMPILER)"
+  CXX_VERSION="$({ "${CXX_PATH:-c++}" --version 2>/dev/null || true; } | head -1)"
+  BUILD_TYPE="$(cache_value CMAKE_BUILD_TYPE)"
+  BUILD_FLAGS="$(cache_value "CMAKE_CXX_FLAGS_$(echo "$BUILD_TYPE" | tr '[:lower:]' '[:upper:]')")"
+  WERROR="$(cache_value WEBHOOK_WERROR)"
+  SQLITE_VERSION="$(sqlite3 --version | cut -d' ' -f1)"
+  GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit yet')"
+  GIT_DIRTY="$({ git status --porcelain 2>/dev/null || true; } | wc -l | tr -d ' ')"
+}
+
+CLK_TCK="$(getconf CLK_TCK)"
+# CPU time (user + system, in clock ticks) used so far by process $1.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+busy_compilers() { { pgrep -c -x cc1plus 2>/dev/null || true; } | head -1; }
