@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "integration/durability_check.hpp"
 #include "integration/http_client.hpp"
 #include "integration/process.hpp"
 #include "support/temp_dir.hpp"
@@ -134,40 +135,15 @@ TEST_CASE("after kill -9 under load, every acknowledged delivery is stored exact
   CHECK(receiver->wait(std::chrono::seconds(30)) == 0);
 
   // Every 2xx is there exactly once, byte-exact.
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(dir.file("inbox.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-          SQLITE_OK);
-  sqlite3_stmt* by_id = nullptr;
-  sqlite3_stmt* by_entity = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT body, entity_id FROM events WHERE id = ?", -1, &by_id,
-                             nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE entity_id = ?", -1, &by_entity,
-                             nullptr) == SQLITE_OK);
-  std::size_t missing = 0, altered = 0, repeated = 0;
-  for (const auto& a : acked) {
-    sqlite3_reset(by_id);
-    sqlite3_bind_int64(by_id, 1, a.event_id);
-    if (sqlite3_step(by_id) != SQLITE_ROW) {
-      ++missing;
-      continue;
-    }
-    const std::string stored(static_cast<const char*>(sqlite3_column_blob(by_id, 0)),
-                             static_cast<std::size_t>(sqlite3_column_bytes(by_id, 0)));
-    if (stored != a.body) ++altered;
-    const std::string entity(reinterpret_cast<const char*>(sqlite3_column_text(by_id, 1)));
-    sqlite3_reset(by_entity);
-    sqlite3_bind_text(by_entity, 1, entity.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_step(by_entity);
-    if (sqlite3_column_int64(by_entity, 0) != 1) ++repeated;
-  }
-  sqlite3_finalize(by_id);
-  sqlite3_finalize(by_entity);
-  sqlite3_close(db);
+  std::vector<std::pair<long long, std::string>> sent;
+  for (const auto& a : acked) sent.emplace_back(a.event_id, a.body);
+  const DurabilityReport report = check_acknowledged(dir.file("inbox.db"), sent);
+  REQUIRE(report.opened);
   INFO("acknowledged " << acked.size() << ", seed " << seed);
   CHECK(acked.size() >= kill_after);
-  CHECK(missing == 0);
-  CHECK(altered == 0);
-  CHECK(repeated == 0);
+  CHECK(report.missing == 0);
+  CHECK(report.altered == 0);
+  CHECK(report.repeated == 0);
 }
 
 TEST_CASE("after kill -9 while handlers run, every accepted event reaches a terminal state",

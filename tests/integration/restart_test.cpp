@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "integration/durability_check.hpp"
 #include "integration/http_client.hpp"
 #include "integration/process.hpp"
 #include "support/temp_dir.hpp"
@@ -269,48 +270,17 @@ TEST_CASE("graceful restart under steady load loses no acknowledged delivery",
   CHECK(not_accepted == 0);
   CHECK(outside_window == 0);
 
-  // Every 200 is in the database exactly once, byte-exact.
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(dir.file("inbox.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-          SQLITE_OK);
-  sqlite3_stmt* by_id = nullptr;
-  sqlite3_stmt* by_entity = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT body, entity_id FROM events WHERE id = ?", -1, &by_id,
-                             nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE entity_id = ?", -1, &by_entity,
-                             nullptr) == SQLITE_OK);
-  std::size_t missing = 0, altered = 0, repeated = 0;
-  for (const Attempt* a : acked) {
-    sqlite3_reset(by_id);
-    sqlite3_bind_int64(by_id, 1, a->event_id);
-    if (sqlite3_step(by_id) != SQLITE_ROW) {
-      ++missing;
-      continue;
-    }
-    const std::string stored(static_cast<const char*>(sqlite3_column_blob(by_id, 0)),
-                             static_cast<std::size_t>(sqlite3_column_bytes(by_id, 0)));
-    if (stored != a->body) ++altered;
-    const std::string entity(reinterpret_cast<const char*>(sqlite3_column_text(by_id, 1)));
-    sqlite3_reset(by_entity);
-    sqlite3_bind_text(by_entity, 1, entity.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_step(by_entity);
-    if (sqlite3_column_int64(by_entity, 0) != 1) ++repeated;
-  }
-  sqlite3_finalize(by_id);
-  sqlite3_finalize(by_entity);
-  // Rows nobody got a 200 for would be deliveries committed but never answered.
-  sqlite3_stmt* all = nullptr;
-  long long rows = -1;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &all, nullptr) == SQLITE_OK &&
-      sqlite3_step(all) == SQLITE_ROW) {
-    rows = sqlite3_column_int64(all, 0);
-  }
-  sqlite3_finalize(all);
-  sqlite3_close(db);
+  // Every 200 is in the database exactly once, byte-exact; rows nobody got a 200 for would be
+  // deliveries committed but never answered.
+  std::vector<std::pair<long long, std::string>> sent;
+  for (const Attempt* a : acked) sent.emplace_back(a->event_id, a->body);
+  const DurabilityReport report = check_acknowledged(dir.file("inbox.db"), sent);
+  REQUIRE(report.opened);
+  const long long rows = report.rows;
   std::cout << "restart test: " << rows << " rows stored for " << acked.size() << " x 200\n";
   CHECK(rows >= static_cast<long long>(acked.size()));
   CHECK(ok > 0);
-  CHECK(missing == 0);
-  CHECK(altered == 0);
-  CHECK(repeated == 0);
+  CHECK(report.missing == 0);
+  CHECK(report.altered == 0);
+  CHECK(report.repeated == 0);
 }
