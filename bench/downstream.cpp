@@ -228,7 +228,8 @@ int main(int argc, char** argv) {
       return usage_error("unknown option " + std::string(arg));
     }
   }
-  if (port_file.empty() || csv_path.empty()) return usage_error("--port-file and --csv are required");
+  if (port_file.empty() || csv_path.empty())
+    return usage_error("--port-file and --csv are required");
 
   State state;
   if (!secret_env.empty()) {
@@ -237,7 +238,8 @@ int main(int argc, char** argv) {
       return usage_error("--secret-env: " + secret_env + " is not set or empty");
     }
     if (!webhook::core::standard_webhooks_key(secret)) {
-      return usage_error("--secret-env: " + secret_env + " holds a whsec_ secret that is not base64");
+      return usage_error("--secret-env: " + secret_env +
+                         " holds a whsec_ secret that is not base64");
     }
     state.secret = secret;
   }
@@ -274,9 +276,8 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    std::cerr << "webhook-bench-downstream: listening on 127.0.0.1:" << bound << " ("
-              << threads << " threads, signature check "
-              << (state.secret ? "on" : "off") << ")\n";
+    std::cerr << "webhook-bench-downstream: listening on 127.0.0.1:" << bound << " (" << threads
+              << " threads, signature check " << (state.secret ? "on" : "off") << ")\n";
 
     std::vector<std::thread> pool;
     for (unsigned long t = 1; t < threads; ++t) pool.emplace_back([&ioc] { ioc.run(); });
@@ -311,9 +312,8 @@ int main(int argc, char** argv) {
   }
   const std::uint64_t posts = arrivals.size();
   const std::uint64_t with_id = posts - missing_id;
-  std::cout << "DOWNSTREAM_SUMMARY posts=" << posts
-            << " requests=" << state.requests.load() << " non_post=" << state.non_post.load()
-            << " distinct_event_ids=" << distinct.size()
+  std::cout << "DOWNSTREAM_SUMMARY posts=" << posts << " requests=" << state.requests.load()
+            << " non_post=" << state.non_post.load() << " distinct_event_ids=" << distinct.size()
             << " repeated=" << (with_id - distinct.size()) << " missing_event_id=" << missing_id
             << " signature_check=" << (state.secret ? "on" : "off")
             << " verified=" << state.verified.load()

@@ -301,8 +301,8 @@ int main(int argc, char** argv) {
       run.deliveries.push_back({line.substr(0, tab), line.substr(tab + 1)});
     }
     if (run.deliveries.empty() || (count && run.deliveries.size() < *count)) {
-      std::cerr << "webhook-bench-load: " << deliveries_path << " has "
-                << run.deliveries.size() << " deliveries, fewer than --count\n";
+      std::cerr << "webhook-bench-load: " << deliveries_path << " has " << run.deliveries.size()
+                << " deliveries, fewer than --count\n";
       return 1;
     }
   }
@@ -311,8 +311,8 @@ int main(int argc, char** argv) {
   net::io_context ioc(1);
   run.start = Clock::now();  // paced: delivery i is due at start + i / rate
   run.deadline = run.start + std::chrono::seconds(timeout_s);
-  const unsigned opened = static_cast<unsigned>(
-      std::min<std::size_t>(connections, run.deliveries.size()));
+  const unsigned opened =
+      static_cast<unsigned>(std::min<std::size_t>(connections, run.deliveries.size()));
   for (unsigned c = 0; c < opened; ++c) {
     net::co_spawn(ioc, connection(run), [](const std::exception_ptr& e) {
       if (!e) return;
@@ -371,9 +371,10 @@ int main(int argc, char** argv) {
   };
   std::cout << "LOAD_SUMMARY deliveries=" << run.results.size() << " answered=" << answered
             << " ok200=" << ok200 << " results=" << results << " connections=" << opened
-            << " rate=" << num(run.rate, 0) << " first_sent_ms=" << format_ms(first_sent) << " last_sent_ms=" << format_ms(last_sent)
-            << " first_ack_ms=" << format_ms(first_ack) << " last_ack_ms=" << format_ms(last_ack)
-            << " elapsed_s=" << num(elapsed_s, 3) << " ack_rate="
+            << " rate=" << num(run.rate, 0) << " first_sent_ms=" << format_ms(first_sent)
+            << " last_sent_ms=" << format_ms(last_sent) << " first_ack_ms=" << format_ms(first_ack)
+            << " last_ack_ms=" << format_ms(last_ack) << " elapsed_s=" << num(elapsed_s, 3)
+            << " ack_rate="
             << num(ack_span_s > 0 ? static_cast<double>(answered) / ack_span_s : 0.0, 1)
             << " ack_p50_ms=" << num(percentile(latencies, 0.5), 3)
             << " ack_p90_ms=" << num(percentile(latencies, 0.9), 3)

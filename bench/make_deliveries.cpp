@@ -100,11 +100,13 @@ std::string body(std::uint64_t i) {
   b += R"(","settledAt":)";
   b += settled ? "\"" + when + "\"" : std::string("null");
   b += R"(,"expiredAt":null,"unsettledAt":null,"unsettledReason":null,"settlementBatchId":)";
-  b += settled ? "\"settlement-" + std::string(currency) + "-" + std::to_string(1777740000 + i / 1000) + "\""
+  b += settled ? "\"settlement-" + std::string(currency) + "-" +
+                     std::to_string(1777740000 + i / 1000) + "\""
                : std::string("null");
   b += R"(,"documentationStatus":)";
   b += payment ? R"("APPROVED")" : "null";
-  b += R"(},"identity":{"id":"66a2b3c4d5e6f708aaaa0001","email":"treasury@merchant-demo.example"}})";
+  b +=
+      R"(},"identity":{"id":"66a2b3c4d5e6f708aaaa0001","email":"treasury@merchant-demo.example"}})";
   return b;
 }
 

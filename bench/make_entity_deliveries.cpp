@@ -51,7 +51,8 @@ std::string body(std::uint64_t i, std::uint64_t entities) {
                 static_cast<unsigned long long>((s / 60ULL) % 60ULL),
                 static_cast<unsigned long long>(s % 60ULL));
   const std::uint64_t cents = 100000ULL + ((i % entities) * 7919ULL) % 250000000ULL;
-  std::snprintf(amount, sizeof amount, "%llu.%02llu", static_cast<unsigned long long>(cents / 100ULL),
+  std::snprintf(amount, sizeof amount, "%llu.%02llu",
+                static_cast<unsigned long long>(cents / 100ULL),
                 static_cast<unsigned long long>(cents % 100ULL));
   std::string b;
   b.reserve(600);
@@ -65,9 +66,11 @@ std::string body(std::uint64_t i, std::uint64_t entities) {
   b += step;
   b += R"(","totalAmount":")";
   b += amount;
-  b += R"(","currency":"USD","type":"TOPUP_ACCOUNT","parentPaymentId":null,"relatedPaymentId":null,)";
+  b +=
+      R"(","currency":"USD","type":"TOPUP_ACCOUNT","parentPaymentId":null,"relatedPaymentId":null,)";
   b += R"("customerId":"66a2b3c5d5e6f708aaaa0002","settledAt":null,"expiredAt":null,)";
-  b += R"("unsettledAt":null,"unsettledReason":null,"settlementBatchId":null,"documentationStatus":null},)";
+  b +=
+      R"("unsettledAt":null,"unsettledReason":null,"settlementBatchId":null,"documentationStatus":null},)";
   b += R"("identity":{"id":"66a2b3c4d5e6f708aaaa0001","email":"treasury@merchant-demo.example"}})";
   return b;
 }
