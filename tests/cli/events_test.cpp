@@ -5,6 +5,8 @@
 #include <rapidjson/document.h>
 #include <catch2/catch.hpp>
 
+#include "support/cli_run.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -31,21 +33,10 @@ using webhook::test::TempDir;
 
 constexpr std::int64_t kFarFuture = std::numeric_limits<std::int64_t>::max();
 
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Run = webhook::testing::CliRun;
 
 Run events(const ArgList& args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  Run r;
-  r.code = cmd_events(args, Io{in, out, err});
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return webhook::testing::run_cli([&](Io io) { return cmd_events(args, io); });
 }
 
 // A database with five events: three dead (ids[0..2]), one done (ids[3]), one pending (ids[4]).
@@ -219,14 +210,7 @@ constexpr std::int64_t kHour = 60 * kMinute;
 constexpr std::int64_t kDay = 24 * kHour;
 
 Run events_at(const ArgList& args, std::int64_t now_ms = kNow) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  Run r;
-  r.code = cmd_events_at(args, Io{in, out, err}, now_ms);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return webhook::testing::run_cli([&](Io io) { return cmd_events_at(args, io, now_ms); });
 }
 
 rapidjson::Document parse_json(const std::string& text) {

@@ -3,6 +3,8 @@
 // --dry-run (src/cli/replay*.cpp).
 #include <catch2/catch.hpp>
 
+#include "support/cli_run.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,21 +29,11 @@ namespace {
 const std::string kKey = "whsec_test_only_replay_cli_0001";
 const std::string kOtherKey = "whsec_test_only_replay_cli_0002";
 
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Run = webhook::testing::CliRun;
 
 Run replay(std::vector<std::string> args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  Run r;
-  r.code = webhook::cli::cmd_replay(args, {in, out, err});
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return webhook::testing::run_cli(
+      [&](webhook::cli::Io io) { return webhook::cli::cmd_replay(args, io); });
 }
 
 Capture capture(std::string body, std::string verification = "verified") {

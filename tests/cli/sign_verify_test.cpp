@@ -1,6 +1,8 @@
 // Tests `webhook-receiver sign` and `verify` (src/cli/sign_verify.cpp) through cmd_sign/cmd_verify.
 #include <catch2/catch.hpp>
 
+#include "support/cli_run.hpp"
+
 #include "support/conomy_vectors.hpp"
 
 #include <unistd.h>
@@ -25,21 +27,10 @@ namespace {
 
 using namespace webhook::testing::vectors;  // WEBHOOKS.md 2.4 key, bodies and signatures
 
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Run = webhook::testing::CliRun;
 
 Run run(int (*command)(const ArgList&, Io), const ArgList& args, const std::string& input = "") {
-  std::istringstream in(input);
-  std::ostringstream out;
-  std::ostringstream err;
-  Run r;
-  r.code = command(args, Io{in, out, err});
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return webhook::testing::run_cli([&](Io io) { return command(args, io); }, input);
 }
 
 std::string example(const std::string& name) {

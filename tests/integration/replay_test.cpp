@@ -3,6 +3,8 @@
 // databases with --into, and the inboxes are compared row by row.
 #include <catch2/catch.hpp>
 
+#include "support/cli_run.hpp"
+
 #include <sqlite3.h>
 
 #include <chrono>
@@ -32,22 +34,12 @@ namespace {
 const std::string kCaptureKey = "whsec_test_only_replay_capture_0042";
 const std::string kWrongKey = "whsec_test_only_wrong_0099";
 
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Run = webhook::testing::CliRun;
 
 Run replay(std::vector<std::string> args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
   args.insert(args.begin(), "replay");
-  Run r;
-  r.code = webhook::cli::run(args, {in, out, err});
-  r.out = out.str();
-  r.err = err.str();
-  return r;
+  return webhook::testing::run_cli(
+      [&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
 }
 
 struct Summary {
