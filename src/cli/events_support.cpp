@@ -12,6 +12,7 @@
 
 #include "webhook/app/config.hpp"
 #include "webhook/core/text.hpp"
+#include "webhook/core/timestamp.hpp"
 #include "webhook/log/log.hpp"
 
 namespace webhook::cli::events_cli {
@@ -41,57 +42,6 @@ void require_existing(const std::string& path) {
   if (is_plain_file(path) && !std::filesystem::exists(path)) {
     throw storage::StorageError("no database at " + path, 0);
   }
-}
-
-// The digits at s[pos, pos + len) as a number; nullopt unless all are decimal digits.
-std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t len) {
-  if (pos + len > s.size()) return std::nullopt;
-  int value = 0;
-  for (std::size_t i = pos; i < pos + len; ++i) {
-    if (s[i] < '0' || s[i] > '9') return std::nullopt;
-    value = value * 10 + (s[i] - '0');
-  }
-  return value;
-}
-
-// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[.fraction]Z" as epoch milliseconds.
-std::optional<std::int64_t> parse_iso_ms(std::string_view s) {
-  const auto y = digits(s, 0, 4);
-  const auto mo = digits(s, 5, 2);
-  const auto d = digits(s, 8, 2);
-  if (!y || !mo || !d || s[4] != '-' || s[7] != '-') return std::nullopt;
-  const std::chrono::year_month_day date{std::chrono::year{*y},
-                                         std::chrono::month{static_cast<unsigned>(*mo)},
-                                         std::chrono::day{static_cast<unsigned>(*d)}};
-  if (!date.ok()) return std::nullopt;
-  const auto days =
-      static_cast<std::int64_t>(std::chrono::sys_days(date).time_since_epoch().count());
-  std::int64_t ms = days * kDayMs;
-  if (s.size() == 10) return ms;
-
-  const auto h = digits(s, 11, 2);
-  const auto mi = digits(s, 14, 2);
-  const auto sec = digits(s, 17, 2);
-  if (s[10] != 'T' || !h || !mi || !sec || s[13] != ':' || s[16] != ':' || *h > 23 || *mi > 59 ||
-      *sec > 59) {
-    return std::nullopt;
-  }
-  ms += *h * kHourMs + *mi * kMinuteMs + *sec * kSecondMs;
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    const std::size_t first = pos;
-    std::int64_t fraction_ms = 0;
-    for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos) {
-      if (pos - first < 3) fraction_ms = fraction_ms * 10 + (s[pos] - '0');
-    }
-    const std::size_t count = pos - first;
-    if (count == 0 || count > 9) return std::nullopt;
-    for (std::size_t i = count; i < 3; ++i) fraction_ms *= 10;
-    ms += fraction_ms;
-  }
-  if (pos + 1 != s.size() || s[pos] != 'Z') return std::nullopt;
-  return ms;
 }
 
 }  // namespace
@@ -180,7 +130,7 @@ std::int64_t parse_duration_ms(std::string_view flag, std::string_view text) {
 }
 
 std::int64_t parse_time_ms(std::string_view flag, std::string_view text, std::int64_t now_ms) {
-  if (const auto iso = parse_iso_ms(text)) return *iso;
+  if (const auto iso = core::parse_iso8601_ms(text)) return *iso;
   const bool looks_like_duration = !text.empty() && text.front() >= '0' && text.front() <= '9' &&
                                    text.back() >= 'a' && text.back() <= 'z';
   if (looks_like_duration && text.find('-') == std::string_view::npos) {

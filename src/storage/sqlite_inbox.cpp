@@ -18,6 +18,7 @@
 
 #include "webhook/core/signature.hpp"
 #include "webhook/log/log.hpp"
+#include "webhook/storage/statement.hpp"
 
 namespace webhook::storage {
 namespace {
@@ -123,9 +124,6 @@ SELECT min(next_attempt_at_ms) FROM events WHERE status = 'pending'
 // The key's entity_kind for a delivery quarantined under core::quarantine_key().
 constexpr std::string_view kQuarantineEntityKind = "quarantine";
 
-// The bytes are bound by reference: they outlive the statement's step (SQLITE_STATIC).
-const sqlite3_destructor_type kStatic = nullptr;
-
 // Rows changed by the last statement on `db`.
 std::size_t changed_rows(sqlite3* db) { return static_cast<std::size_t>(sqlite3_changes64(db)); }
 
@@ -161,86 +159,13 @@ std::string short_reason(int code) {
   }
 }
 
-// One prepared statement, finalized with its owner. Use it through Use, which resets it (and
-// clears its bindings) however the scope is left, so no statement keeps a read lock open.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& path, const char* sql) : db_(db), path_(path) {
-    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
-    if (rc != SQLITE_OK) fail("prepare", rc);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  class Use {
-   public:
-    explicit Use(Statement& s) : s_(s) {}
-    ~Use() {
-      sqlite3_reset(s_.stmt_);
-      sqlite3_clear_bindings(s_.stmt_);
-    }
-    Use(const Use&) = delete;
-    Use& operator=(const Use&) = delete;
-
-    void text(int index, std::string_view value) {
-      check(sqlite3_bind_text64(s_.stmt_, index, value.data(), value.size(), kStatic, SQLITE_UTF8));
-    }
-    void optional_text(int index, std::string_view value) {
-      if (value.empty()) {
-        check(sqlite3_bind_null(s_.stmt_, index));
-      } else {
-        text(index, value);
-      }
-    }
-    void blob(int index, std::string_view value) {
-      // A non-null pointer even for an empty body: a null one would bind NULL.
-      check(sqlite3_bind_blob64(s_.stmt_, index, value.empty() ? "" : value.data(), value.size(),
-                                kStatic));
-    }
-    void integer(int index, std::int64_t value) {
-      check(sqlite3_bind_int64(s_.stmt_, index, value));
-    }
-    void key(const core::DedupKey& key) {
-      text(1, key.source);
-      text(2, key.event_name);
-      text(3, key.entity_kind);
-      text(4, key.entity_id);
-      text(5, key.state_token);
-    }
-
-    // Steps once: true for a row, false when done; throws StorageError on an error.
-    bool step() {
-      const int rc = sqlite3_step(s_.stmt_);
-      if (rc == SQLITE_ROW) return true;
-      if (rc == SQLITE_DONE) return false;
-      s_.fail("step", rc);
-    }
-
-    std::int64_t column_int(int col) const { return sqlite3_column_int64(s_.stmt_, col); }
-    bool column_null(int col) const { return sqlite3_column_type(s_.stmt_, col) == SQLITE_NULL; }
-    std::string column_bytes(int col) const {
-      const void* data = sqlite3_column_blob(s_.stmt_, col);  // NULL for an empty value
-      const auto size = static_cast<std::size_t>(sqlite3_column_bytes(s_.stmt_, col));
-      return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
-    }
-
-   private:
-    void check(int rc) {
-      if (rc != SQLITE_OK) s_.fail("bind", rc);
-    }
-    Statement& s_;
-  };
-
- private:
-  [[noreturn]] void fail(std::string_view what, int rc) const {
-    throw StorageError(
-        "sqlite database " + path_ + ": " + std::string(what) + ": " + sqlite3_errmsg(db_), rc);
-  }
-  sqlite3* db_;
-  std::string path_;  // for error messages
-  sqlite3_stmt* stmt_ = nullptr;
-};
+void bind_key(Statement::Use& use, const core::DedupKey& key) {
+  use.text(1, key.source);
+  use.text(2, key.event_name);
+  use.text(3, key.entity_kind);
+  use.text(4, key.entity_id);
+  use.text(5, key.state_token);
+}
 
 core::StoredEvent read_event(const Statement::Use& row) {
   core::StoredEvent e;
@@ -275,28 +200,28 @@ core::StoredEvent read_event(const Statement::Use& row) {
 
 // The connection's cached statements. Used only with SqliteInbox::mutex_ held.
 struct SqliteInbox::Statements {
-  Statements(sqlite3* db, const std::string& path)
-      : db_(db),
-        insert_event(db, path, kInsertEvent),
-        select_id_by_key(db, path, kSelectIdByKey),
-        select_event_by_id(db, path, kSelectEventById),
-        select_event_by_key(db, path, kSelectEventByKey),
-        count_events(db, path, kCountEvents),
-        select_claimable(db, path, kSelectClaimable),
-        claim_event(db, path, kClaimEvent),
-        mark_finished(db, path, kMarkFinished),
-        schedule_retry(db, path, kScheduleRetry),
-        mark_dead(db, path, kMarkDead),
-        release_claims(db, path, kReleaseClaims),
-        redrive_one(db, path, kRedriveOne),
-        redrive_all(db, path, kRedriveAll),
-        next_due(db, path, kNextDue) {}
+  explicit Statements(Database& database)
+      : db_(database.handle()),
+        insert_event(database, kInsertEvent),
+        select_id_by_key(database, kSelectIdByKey),
+        select_event_by_id(database, kSelectEventById),
+        select_event_by_key(database, kSelectEventByKey),
+        count_events(database, kCountEvents),
+        select_claimable(database, kSelectClaimable),
+        claim_event(database, kClaimEvent),
+        mark_finished(database, kMarkFinished),
+        schedule_retry(database, kScheduleRetry),
+        mark_dead(database, kMarkDead),
+        release_claims(database, kReleaseClaims),
+        redrive_one(database, kRedriveOne),
+        redrive_all(database, kRedriveAll),
+        next_due(database, kNextDue) {}
 
   // Inside the batch's transaction; throws StorageError.
   core::StoreResult store(const core::Delivery& d) {
     {
       Statement::Use insert(insert_event);
-      insert.key(d.key);
+      bind_key(insert, d.key);
       insert.text(6, d.event_type);
       insert.text(7, d.quarantined ? core::kStatusQuarantined : core::kStatusPending);
       insert.optional_text(8, d.quarantine_reason);
@@ -313,7 +238,7 @@ struct SqliteInbox::Statements {
     }
     // The key is taken: by an earlier batch, or earlier in this one.
     Statement::Use select(select_id_by_key);
-    select.key(d.key);
+    bind_key(select, d.key);
     if (!select.step()) {
       throw StorageError("sqlite database: insert conflicted but the key was not found",
                          SQLITE_INTERNAL);
@@ -349,7 +274,7 @@ struct SqliteInbox::Statements {
 };
 
 SqliteInbox::SqliteInbox(Database db)
-    : db_(std::move(db)), stmts_(std::make_unique<Statements>(db_.handle(), db_.path())) {}
+    : db_(std::move(db)), stmts_(std::make_unique<Statements>(db_)) {}
 
 // stmts_ is destroyed (finalized) before db_ closes the connection: reverse member order.
 SqliteInbox::~SqliteInbox() = default;
@@ -391,7 +316,7 @@ std::optional<core::StoredEvent> SqliteInbox::find_event(std::int64_t id) {
 std::optional<core::StoredEvent> SqliteInbox::find_by_key(const core::DedupKey& key) {
   std::lock_guard lock(mutex_);
   Statement::Use select(stmts_->select_event_by_key);
-  select.key(key);
+  bind_key(select, key);
   if (!select.step()) return std::nullopt;
   return read_event(select);
 }

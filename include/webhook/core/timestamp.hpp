@@ -1,0 +1,15 @@
+#pragma once
+// ISO-8601 timestamps as epoch milliseconds (UTC). Pure; never throws.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace webhook::core {
+
+// "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)", the
+// fraction 1-9 digits (cut to milliseconds). nullopt for anything else, including impossible
+// dates ("2026-02-30") and times ("24:00:00").
+std::optional<std::int64_t> parse_iso8601_ms(std::string_view text);
+
+}  // namespace webhook::core
