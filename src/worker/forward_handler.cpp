@@ -40,29 +40,28 @@ std::string body_excerpt(std::string_view body) {
 
 std::int64_t floor_seconds(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((999 - ms) / 1000); }
 
-class ForwardHandler final : public Handler {
+class HttpForwarder final : public Forwarder {
  public:
-  ForwardHandler(const ForwardOptions& options, http::ParsedUrl url, const core::Clock& clock)
+  HttpForwarder(const ForwardOptions& options, http::ParsedUrl url, const core::Clock& clock)
       : secret_(options.secret),
         retry_4xx_(options.retry_4xx),
         clock_(clock),
         client_(std::move(url), client_options(options)) {}
 
-  HandlerResult handle(const core::StoredEvent& event) override {
+  HandlerResult send(const ForwardMessage& m) override {
     try {
-      const std::string msg_id = forward_message_id(event);
       const std::int64_t timestamp = floor_seconds(clock_.now_ms());
       const http::HttpHeaders headers = {
           {"Content-Type", "application/json"},
-          {"X-Webhook-Event-Id", std::to_string(event.id)},
-          {"X-Webhook-Event-Type", header_value(event.event_type)},
-          {"X-Webhook-Source", header_value(event.key.source)},
-          {std::string(core::kStandardWebhooksIdHeader), msg_id},
+          {"X-Webhook-Event-Id", header_value(m.event_id)},
+          {"X-Webhook-Event-Type", header_value(m.event_type)},
+          {"X-Webhook-Source", header_value(m.source)},
+          {std::string(core::kStandardWebhooksIdHeader), m.id},
           {std::string(core::kStandardWebhooksTimestampHeader), std::to_string(timestamp)},
           {std::string(core::kStandardWebhooksSignatureHeader),
-           core::standard_webhooks_signature(secret_, msg_id, timestamp, event.body)},
+           core::standard_webhooks_signature(secret_, m.id, timestamp, m.body)},
       };
-      return classify(client_.post(event.body, headers));
+      return classify(client_.post(m.body, headers));
     } catch (const std::exception& e) {
       return HandlerResult::retry(std::string("forward: ") + e.what());
     }
@@ -96,16 +95,36 @@ class ForwardHandler final : public Handler {
   http::HttpClient client_;
 };
 
+// Forwards each event's raw payload under its stable message id.
+class ForwardHandler final : public Handler {
+ public:
+  explicit ForwardHandler(std::unique_ptr<Forwarder> forwarder)
+      : forwarder_(std::move(forwarder)) {}
+
+  HandlerResult handle(const core::StoredEvent& event) override {
+    return forwarder_->send({forward_message_id(event), std::to_string(event.id), event.event_type,
+                             event.key.source, event.body});
+  }
+
+ private:
+  std::unique_ptr<Forwarder> forwarder_;
+};
+
 }  // namespace
 
-std::string forward_message_id(const core::StoredEvent& event) {
-  std::string source = event.key.source;
-  for (auto& c : source) {
+std::string message_id(std::string_view prefix, std::string_view source, std::int64_t id) {
+  std::string out(prefix);
+  out += '_';
+  for (const char c : source) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '_' || c == '-';
-    if (!keep) c = '-';
+    out += keep ? c : '-';
   }
-  return "evt_" + source + "_" + std::to_string(event.id);
+  return out + "_" + std::to_string(id);
+}
+
+std::string forward_message_id(const core::StoredEvent& event) {
+  return message_id("evt", event.key.source, event.id);
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
@@ -124,7 +143,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   return std::chrono::seconds(seconds);
 }
 
-std::unique_ptr<Handler> make_forward_handler(ForwardOptions options, const core::Clock& clock) {
+std::unique_ptr<Forwarder> make_forwarder(ForwardOptions options, const core::Clock& clock) {
   auto url = http::parse_url(options.url);
   if (!url) {
     throw std::invalid_argument(
@@ -139,10 +158,14 @@ std::unique_ptr<Handler> make_forward_handler(ForwardOptions options, const core
     throw std::invalid_argument("forward handler: timeouts must be positive");
   }
   try {
-    return std::make_unique<ForwardHandler>(options, std::move(*url), clock);
+    return std::make_unique<HttpForwarder>(options, std::move(*url), clock);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("forward handler: ") + e.what());
   }
+}
+
+std::unique_ptr<Handler> make_forward_handler(ForwardOptions options, const core::Clock& clock) {
+  return std::make_unique<ForwardHandler>(make_forwarder(std::move(options), clock));
 }
 
 }  // namespace webhook::worker

@@ -33,6 +33,26 @@ struct ForwardOptions {
   bool retry_4xx = false;  // treat 3xx/4xx (other than 408 and 429) as retryable
 };
 
+// One outbound POST: the body and the identity headers. The forward handler sends each event's
+// raw payload; the reviews handler sends its operator notification through the same path.
+struct ForwardMessage {
+  std::string id;          // webhook-id: stable across retries, so the receiver can dedup
+  std::string event_id;    // X-Webhook-Event-Id
+  std::string event_type;  // X-Webhook-Event-Type
+  std::string source;      // X-Webhook-Source
+  std::string_view body;   // must outlive send()
+};
+
+// Signs and POSTs messages to one URL and classifies the answer (point 3 above). Thread-safe.
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  virtual HandlerResult send(const ForwardMessage& message) = 0;
+};
+
+// As make_forward_handler (same validation and exceptions).
+std::unique_ptr<Forwarder> make_forwarder(ForwardOptions options, const core::Clock& clock);
+
 // Throws std::invalid_argument for a bad URL, an empty or undecodable secret, a non-positive
 // timeout or an unreadable ca_file (messages never contain the URL or the secret). `clock` must
 // outlive the handler. One call takes at most connect_timeout + timeout, twice when a pooled
@@ -42,6 +62,8 @@ std::unique_ptr<Handler> make_forward_handler(ForwardOptions options, const core
 // "evt_<source>_<event id>", the source reduced to [A-Za-z0-9_-] (others become '-'): the
 // spec wants no '.' in the id, since it is part of the signed content.
 std::string forward_message_id(const core::StoredEvent& event);
+// `prefix` + "_" + source reduced as above + "_" + `id` (message ids of other senders).
+std::string message_id(std::string_view prefix, std::string_view source, std::int64_t id);
 
 // A Retry-After value in delta-seconds (surrounding spaces allowed), capped at one day; nullopt
 // for anything else (empty, negative, an HTTP-date, garbage).

@@ -1,0 +1,123 @@
+-- Projections kept by the built-in handlers "payments", "reviews" and "customers" (issue 6;
+-- docs/projections.md). Each projection is keyed by (source, entity id), so sandbox and
+-- production live side by side. Every event a projection takes is one row in its history table,
+-- whose primary key includes the event id: the handler inserts that row first, in the same
+-- transaction as the change, and an insert that changes nothing means the event was already
+-- applied. Re-running an event (at-least-once delivery to handlers) therefore changes nothing.
+-- Times: *_at_ms are the platform's event timestamps (NULL when a payload has none);
+-- *_seen_ms and received_at_ms are our receipt times. Epoch milliseconds throughout.
+
+-- Latest known state per transaction.
+CREATE TABLE payments (
+  source               TEXT    NOT NULL,
+  transaction_id       TEXT    NOT NULL,
+  status               TEXT    NOT NULL,
+  status_at_ms         INTEGER,           -- event time of the event that set `status`
+  status_event_id      INTEGER NOT NULL,  -- events.id of that event
+  external_id          TEXT,
+  type                 TEXT,
+  total_amount         TEXT,              -- decimal string, as sent
+  currency             TEXT,
+  customer_id          TEXT,
+  parent_payment_id    TEXT,              -- refund children: the parent
+  related_payment_id   TEXT,              -- under/overpaid: the companion
+  settlement_batch_id  TEXT,
+  documentation_status TEXT,
+  settled_at           TEXT,              -- ISO strings, as sent
+  expired_at           TEXT,
+  unsettled_at         TEXT,
+  unsettled_reason     TEXT,
+  captured_at_ms       INTEGER,           -- first CAPTURED/RECEIVED: event time, else receipt
+  first_seen_ms        INTEGER NOT NULL,
+  last_seen_ms         INTEGER NOT NULL,
+  PRIMARY KEY (source, transaction_id)
+);
+-- `compare`: transactions of two sources that share an externalId.
+CREATE INDEX payments_external ON payments (external_id, source) WHERE external_id IS NOT NULL;
+-- `payments show`: refund children and under/overpaid companions.
+CREATE INDEX payments_parent ON payments (source, parent_payment_id)
+  WHERE parent_payment_id IS NOT NULL;
+CREATE INDEX payments_related ON payments (source, related_payment_id)
+  WHERE related_payment_id IS NOT NULL;
+-- Settlement backlog: captured or received, not settled yet, oldest first.
+CREATE INDEX payments_awaiting_settlement ON payments (source, captured_at_ms)
+  WHERE status IN ('CAPTURED', 'RECEIVED');
+
+CREATE TABLE payment_history (
+  source         TEXT    NOT NULL,
+  transaction_id TEXT    NOT NULL,
+  event_id       INTEGER NOT NULL,
+  event_type     TEXT    NOT NULL,
+  status         TEXT    NOT NULL,  -- as the event reported it ("" when it had none)
+  occurred_at_ms INTEGER,
+  received_at_ms INTEGER NOT NULL,
+  effect         TEXT    NOT NULL
+                 CHECK (effect IN ('applied', 'stale', 'terminal_kept', 'no_status')),
+  PRIMARY KEY (source, transaction_id, event_id)
+) WITHOUT ROWID;
+
+-- One review per transaction; a second payment.requiresReview reopens it (cycle + 1).
+CREATE TABLE reviews (
+  source               TEXT    NOT NULL,
+  transaction_id       TEXT    NOT NULL,
+  state                TEXT    NOT NULL CHECK (state IN ('open', 'closed')),
+  outcome              TEXT,              -- closed: approved | rejected | resolved | settled | ...
+  cycle                INTEGER NOT NULL,  -- 1, then + 1 per reopening
+  external_id          TEXT,
+  total_amount         TEXT,
+  currency             TEXT,
+  customer_id          TEXT,
+  documentation_status TEXT,
+  opened_event_id      INTEGER,           -- NULL while only a closing event has arrived
+  opened_at_ms         INTEGER,           -- event time of the opening, else its receipt
+  opened_received_ms   INTEGER,
+  closed_event_id      INTEGER,
+  closed_at_ms         INTEGER,
+  notify_state         TEXT CHECK (notify_state IN ('pending', 'sent', 'skipped')),
+  notify_event_id      INTEGER,           -- the opening that owes a notification
+  notified_at_ms       INTEGER,
+  updated_at_ms        INTEGER NOT NULL,
+  PRIMARY KEY (source, transaction_id)
+);
+-- `reviews list` and the age flags: open reviews, oldest first.
+CREATE INDEX reviews_by_state ON reviews (state, opened_at_ms);
+
+CREATE TABLE review_history (
+  source         TEXT    NOT NULL,
+  transaction_id TEXT    NOT NULL,
+  event_id       INTEGER NOT NULL,
+  event_type     TEXT    NOT NULL,
+  action         TEXT    NOT NULL,  -- opened | reopened | closed | refined | stale | noted
+  occurred_at_ms INTEGER,
+  received_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (source, transaction_id, event_id)
+) WITHOUT ROWID;
+
+-- One record per customer.
+CREATE TABLE customers (
+  source          TEXT    NOT NULL,
+  customer_id     TEXT    NOT NULL,
+  client_id       TEXT,
+  operation_level TEXT,
+  documents_count INTEGER,
+  documented      INTEGER NOT NULL,  -- 0/1; once 1, stays 1
+  auto_created    INTEGER,           -- 0/1, NULL when never sent
+  state_at_ms     INTEGER,           -- event time of the state shown
+  state_event_id  INTEGER NOT NULL,
+  first_seen_ms   INTEGER NOT NULL,
+  last_seen_ms    INTEGER NOT NULL,
+  PRIMARY KEY (source, customer_id)
+);
+
+CREATE TABLE customer_history (
+  source          TEXT    NOT NULL,
+  customer_id     TEXT    NOT NULL,
+  event_id        INTEGER NOT NULL,
+  event_type      TEXT    NOT NULL,
+  operation_level TEXT,
+  documents_count INTEGER,
+  occurred_at_ms  INTEGER,
+  received_at_ms  INTEGER NOT NULL,
+  effect          TEXT    NOT NULL CHECK (effect IN ('applied', 'stale')),
+  PRIMARY KEY (source, customer_id, event_id)
+) WITHOUT ROWID;
