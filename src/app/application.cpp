@@ -16,13 +16,29 @@
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/inbox_writer.hpp"
 #include "webhook/storage/payload_log.hpp"
+#include "webhook/storage/projection_store.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 #include "webhook/worker/dispatcher.hpp"
 
 namespace webhook::app {
 
+namespace {
+
+ProjectionBounds bounds_of(const Config& c) {
+  return {c.reviews.notify_sla_ms, c.reviews.flag_after_ms, c.monitoring.settlement_overdue_ms};
+}
+
+std::vector<std::string> source_names(const Config& c) {
+  std::vector<std::string> names;
+  for (const auto& s : c.sources) names.push_back(s.name);
+  return names;
+}
+
+}  // namespace
+
 struct Application::Impl {
-  explicit Impl(Config c) : config(std::move(c)) {}
+  explicit Impl(Config c)
+      : config(std::move(c)), metrics(bounds_of(config), source_names(config)) {}
 
   // Readiness from cached state only (no SQLite work on I/O threads).
   http::Readiness readiness() {
@@ -33,15 +49,22 @@ struct Application::Impl {
     facts.max_backlog_age_ms = config.monitoring.max_backlog_age_ms;
     facts.last_commit_ok = last_commit_ok.load();
     const ReadinessVerdict verdict = judge_readiness(facts);
-    return {verdict.ready, verdict.reason};
+    std::string details;
+    if (monitor) {
+      details = readiness_details(monitor->projections(), source_names(config),
+                                  metrics.oldest_settlement_event_age_seconds(), metrics.bounds(),
+                                  clock.now_ms());
+    }
+    return {verdict.ready, verdict.reason, std::move(details)};
   }
 
   Config config;
   core::SystemClock clock;
   ServiceMetrics metrics;
   std::unique_ptr<Monitor> monitor;
-  std::unique_ptr<storage::SqliteInbox> inbox;  // the writer's connection
-  std::unique_ptr<storage::SqliteInbox> queue;  // the dispatcher's connection
+  std::unique_ptr<storage::SqliteInbox> inbox;            // the writer's connection
+  std::unique_ptr<storage::SqliteInbox> queue;            // the dispatcher's connection
+  std::unique_ptr<storage::ProjectionStore> projections;  // the projection handlers' connection
   std::unique_ptr<worker::HandlerRegistry> handlers;
   std::unique_ptr<worker::Dispatcher> dispatcher;
   std::unique_ptr<storage::InboxWriter> writer;
@@ -78,7 +101,15 @@ void Application::start() {
   // whose acknowledgements stay synchronous=FULL.
   queue_db.exec("PRAGMA synchronous=NORMAL");
   a.queue = std::make_unique<storage::SqliteInbox>(std::move(queue_db));
-  a.handlers = build_handlers(c, a.clock);
+  // The projections, on a third connection; NORMAL for the reason above (their commits precede
+  // the event's mark_done in the WAL, so a lost tail loses the mark too and the event re-runs).
+  auto projection_db = storage::Database::open(
+      c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms);
+  projection_db.exec("PRAGMA synchronous=NORMAL");
+  a.projections = std::make_unique<storage::ProjectionStore>(std::move(projection_db));
+  a.handlers =
+      build_handlers(c, a.clock, *a.projections,
+                     [&a](const worker::ReviewNotifyReport& r) { a.metrics.on_review_notify(r); });
   worker::DispatcherOptions workers;
   workers.threads = c.workers.threads;
   workers.stop_timeout = std::chrono::milliseconds(c.server.shutdown_timeout_ms);
@@ -166,6 +197,7 @@ void Application::stop() {
   a.monitor.reset();
   a.dispatcher.reset();
   a.handlers.reset();
+  a.projections.reset();
   a.queue.reset();
   a.inbox.reset();
   a.payload_log.reset();

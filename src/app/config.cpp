@@ -80,7 +80,10 @@ EnvLookup map_environment(std::map<std::string, std::string> values) {
 Config default_config() {
   Config config;
   config.sources.push_back(SourceConfig{});  // "production" on /webhooks, scheme auto
-  config.routes.push_back(RouteConfig{"*", {"log"}});
+  // The projections by default (docs/projections.md): customers for customer events, payment
+  // states and the review queue for everything else (they ignore what is not theirs).
+  config.routes.push_back(RouteConfig{"customer.*", {"customers", "log"}, std::nullopt});
+  config.routes.push_back(RouteConfig{"*", {"payments", "reviews", "log"}, std::nullopt});
   return config;
 }
 

@@ -27,6 +27,7 @@ constexpr unsigned kParseFlags = rapidjson::kParseCommentsFlag |
                                  rapidjson::kParseTrailingCommasFlag |
                                  rapidjson::kParseValidateEncodingFlag;
 constexpr std::int64_t kNoUpperBound = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kThirtyDaysMs = 30LL * 24 * 60 * 60 * 1000;
 
 constexpr std::string_view kSecretsNotHere =
     "secrets are never read from the config file; put them in the environment variable named "
@@ -225,9 +226,11 @@ SourceConfig read_source(const ObjectReader& r) {
     s.malformed_reply_400 = v->GetInt() == 400;
   }
   if (const Value* v = r.find("dedup")) {
-    ObjectReader d(*v, r.at("dedup"), r.blame(), {"customer_state", "include_state_everywhere"});
+    ObjectReader d(*v, r.at("dedup"), r.blame(),
+                   {"customer_state", "include_state_everywhere", "review_cycles"});
     d.boolean("customer_state", s.dedup.customer_state);
     d.boolean("include_state_everywhere", s.dedup.include_state_everywhere);
+    d.boolean("review_cycles", s.dedup.review_cycles);
   }
   return s;
 }
@@ -349,7 +352,7 @@ Config read_document(std::string_view json_text, const Blame& blame) {
   Config config = default_config();
   ObjectReader top(doc, "", blame,
                    {"server", "sources", "storage", "payload_log", "workers", "routes", "handlers",
-                    "monitoring", "logging"});
+                    "monitoring", "reviews", "logging"});
   if (const Value* v = top.find("server"))
     read_server(ObjectReader(*v, "server", blame,
                              {"listen", "io_threads", "max_body_bytes", "header_timeout_ms",
@@ -391,9 +394,32 @@ Config read_document(std::string_view json_text, const Blame& blame) {
     }
   }
   if (const Value* v = top.find("monitoring")) {
-    ObjectReader r(*v, "monitoring", blame, {"backlog_sample_ms", "max_backlog_age_ms"});
+    ObjectReader r(*v, "monitoring", blame,
+                   {"backlog_sample_ms", "max_backlog_age_ms", "settlement_overdue_ms"});
     r.integer("backlog_sample_ms", config.monitoring.backlog_sample_ms, 100, 600000);
     r.integer("max_backlog_age_ms", config.monitoring.max_backlog_age_ms, 0, 604800000);
+    r.integer("settlement_overdue_ms", config.monitoring.settlement_overdue_ms, 60000,
+              kThirtyDaysMs);
+  }
+  if (const Value* v = top.find("reviews")) {
+    ObjectReader r(*v, "reviews", blame, {"notify", "notify_sla_ms", "flag_after_ms"});
+    r.string("notify", config.reviews.notify);
+    r.integer("notify_sla_ms", config.reviews.notify_sla_ms, 1000, 86400000);
+    if (const Value* bounds = r.array("flag_after_ms")) {
+      config.reviews.flag_after_ms.clear();
+      for (rapidjson::SizeType i = 0; i < bounds->Size(); ++i) {
+        const Value& b = (*bounds)[i];
+        const std::string at = element_path(r.at("flag_after_ms"), i);
+        if (!b.IsInt64() || b.GetInt64() < 60000 || b.GetInt64() > kThirtyDaysMs)
+          blame.fail(at, "must be an integer from 60000 to " + std::to_string(kThirtyDaysMs));
+        if (!config.reviews.flag_after_ms.empty() &&
+            b.GetInt64() <= config.reviews.flag_after_ms.back())
+          blame.fail(at, "bounds must be in increasing order");
+        config.reviews.flag_after_ms.push_back(b.GetInt64());
+      }
+      if (config.reviews.flag_after_ms.size() > 4)
+        blame.fail(r.at("flag_after_ms"), "at most 4 bounds");
+    }
   }
   if (const Value* v = top.find("logging")) {
     ObjectReader r(*v, "logging", blame, {"format", "level"});

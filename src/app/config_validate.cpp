@@ -15,6 +15,14 @@ namespace webhook::app::config_internal {
 namespace {
 
 constexpr std::string_view kReservedPaths[] = {"/healthz", "/readyz", "/metrics"};
+// Handlers that exist without configuration (worker/handler.hpp, worker/projection_handlers.hpp).
+constexpr std::string_view kBuiltinHandlers[] = {"log", "payments", "reviews", "customers"};
+const std::string kBuiltinList = "log, payments, reviews, customers";
+
+bool is_builtin_handler(std::string_view name) {
+  return std::find(std::begin(kBuiltinHandlers), std::end(kBuiltinHandlers), name) !=
+         std::end(kBuiltinHandlers);
+}
 
 bool is_ipv4(std::string_view text) {
   in_addr address{};
@@ -109,7 +117,9 @@ void validate_handlers(const Config& config, const Blame& blame) {
   for (const HandlerConfig& h : config.handlers) {
     const std::string at = "handlers." + h.name;
     if (!is_lower_name(h.name)) blame.fail(at, "handler names must match [a-z0-9_-]+");
-    if (h.name == "log") blame.fail(at, "\"log\" is the built-in handler; choose another name");
+    if (is_builtin_handler(h.name))
+      blame.fail(at, "\"" + h.name + "\" is a built-in handler (" + kBuiltinList +
+                         "); choose another name");
     if (h.type == "forward") {
       bool http = h.url.starts_with("http://") && h.url.size() > 7;
       bool https = h.url.starts_with("https://") && h.url.size() > 8;
@@ -127,6 +137,18 @@ void validate_handlers(const Config& config, const Blame& blame) {
   }
 }
 
+void validate_reviews(const Config& config, const Blame& blame) {
+  const std::string& notify = config.reviews.notify;
+  if (notify.empty()) return;
+  const auto it = std::find_if(config.handlers.begin(), config.handlers.end(),
+                               [&](const HandlerConfig& h) { return h.name == notify; });
+  if (it == config.handlers.end() || it->type != "forward")
+    blame.fail("reviews.notify",
+               "must name a handler of type forward defined under handlers (\"" + notify +
+                   "\" is " +
+                   (it == config.handlers.end() ? "not defined" : "of type " + it->type) + ")");
+}
+
 void validate_routes(const Config& config, const Blame& blame) {
   for (std::size_t i = 0; i < config.routes.size(); ++i) {
     const RouteConfig& r = config.routes[i];
@@ -136,11 +158,13 @@ void validate_routes(const Config& config, const Blame& blame) {
     if (r.handlers.empty()) blame.fail(at + ".handlers", "must name at least one handler");
     for (std::size_t j = 0; j < r.handlers.size(); ++j) {
       const std::string& name = r.handlers[j];
-      bool defined = name == "log" || std::any_of(config.handlers.begin(), config.handlers.end(),
+      bool defined =
+          is_builtin_handler(name) || std::any_of(config.handlers.begin(), config.handlers.end(),
                                                   [&](const auto& h) { return h.name == name; });
       if (!defined)
         blame.fail(at + ".handlers[" + std::to_string(j) + "]",
-                   "unknown handler \"" + name + "\" (define it under handlers, or use \"log\")");
+                   "unknown handler \"" + name +
+                       "\" (define it under handlers, or use a built-in: " + kBuiltinList + ")");
     }
     if (r.retry && r.retry->max_ms < r.retry->initial_ms)
       blame.fail(at + ".retry.max_ms", "must be at least the route's retry.initial_ms");
@@ -229,6 +253,7 @@ void validate(Config& config, const Blame& blame) {
     blame.fail("workers.retry.max_ms", "must be at least workers.retry.initial_ms");
 
   validate_handlers(config, blame);
+  validate_reviews(config, blame);
   validate_routes(config, blame);
 
   const auto& fmt = config.logging.format;

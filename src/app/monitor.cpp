@@ -34,6 +34,11 @@ std::string Monitor::storage_problem() const {
   return storage_problem_;
 }
 
+std::vector<storage::ProjectionSample> Monitor::projections() const {
+  std::lock_guard lock(mutex_);
+  return projections_;
+}
+
 void Monitor::run() {
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
@@ -45,13 +50,18 @@ void Monitor::run() {
 
 void Monitor::sample_once() {
   std::string problem;
+  std::vector<storage::ProjectionSample> projections;
   try {
     // Wait for the lock no longer than one interval (at most 2 s): a longer wait is the answer.
     const int busy_ms = static_cast<int>(std::min<std::int64_t>(interval_.count(), 2000));
     auto db = storage::Database::open(path_, storage::Database::Mode::read_write, busy_ms);
     db.exec("BEGIN IMMEDIATE");
     db.exec("ROLLBACK");
-    metrics_.on_backlog(storage::sample_backlog(db), clock_.now_ms());
+    const std::int64_t now = clock_.now_ms();
+    metrics_.on_backlog(storage::sample_backlog(db), now);
+    const ProjectionBounds& b = metrics_.bounds();
+    projections = storage::sample_projections(db, now, b.review_flag_ms, b.settlement_overdue_ms);
+    metrics_.on_projections(projections, now);
   } catch (const std::exception& e) {
     problem = std::string("storage: ") + e.what();
   }
@@ -60,6 +70,7 @@ void Monitor::sample_once() {
     std::lock_guard lock(mutex_);
     previous = storage_problem_;
     storage_problem_ = problem;
+    if (problem.empty()) projections_ = std::move(projections);
   }
   if (problem != previous) {
     if (problem.empty()) {

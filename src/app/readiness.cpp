@@ -1,6 +1,26 @@
 #include "webhook/app/readiness.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
 namespace webhook::app {
+namespace {
+
+std::int64_t age_s(std::int64_t now_ms, std::int64_t since_ms) {
+  return since_ms == 0 ? 0 : std::max<std::int64_t>(0, (now_ms - since_ms) / 1000);
+}
+
+// "over_4h", "over_24h", "over_90m", "over_45s".
+std::string over_key(std::int64_t ms) {
+  const std::int64_t s = ms / 1000;
+  if (s % 3600 == 0) return "over_" + std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return "over_" + std::to_string(s / 60) + "m";
+  return "over_" + std::to_string(s) + "s";
+}
+
+}  // namespace
 
 ReadinessVerdict judge_readiness(const ReadinessFacts& f) {
   if (!f.workers_running) return {false, "workers: not running"};
@@ -12,6 +32,66 @@ ReadinessVerdict judge_readiness(const ReadinessFacts& f) {
   }
   if (!f.last_commit_ok) return {false, "storage: the last commit failed"};
   return {true, {}};
+}
+
+std::string readiness_details(const std::vector<storage::ProjectionSample>& sampled,
+                              const std::vector<std::string>& sources,
+                              double settlement_event_age_s, const ProjectionBounds& bounds,
+                              std::int64_t now_ms) {
+  std::vector<storage::ProjectionSample> samples;
+  for (const std::string& source : sources) {
+    const auto it = std::find_if(sampled.begin(), sampled.end(),
+                                 [&](const auto& s) { return s.source == source; });
+    samples.push_back(it != sampled.end() ? *it : storage::ProjectionSample{.source = source});
+  }
+  for (const auto& s : sampled) {
+    if (std::find(sources.begin(), sources.end(), s.source) == sources.end()) samples.push_back(s);
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto key = [&w](const std::string& k) {
+    w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  };
+  w.StartObject();
+  w.Key("settlement");
+  w.StartObject();
+  w.Key("oldest_unprocessed_event_age_s");
+  w.Int64(static_cast<std::int64_t>(settlement_event_age_s));
+  w.Key("overdue_after_s");
+  w.Int64(bounds.settlement_overdue_ms / 1000);
+  w.Key("sources");
+  w.StartObject();
+  for (const auto& s : samples) {
+    key(s.source);
+    w.StartObject();
+    w.Key("awaiting");
+    w.Int64(s.awaiting_settlement);
+    w.Key("oldest_awaiting_age_s");
+    w.Int64(age_s(now_ms, s.oldest_awaiting_ms));
+    w.Key("overdue");
+    w.Int64(s.overdue_settlement);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  w.Key("reviews");
+  w.StartObject();
+  for (const auto& s : samples) {
+    key(s.source);
+    w.StartObject();
+    w.Key("open");
+    w.Int64(s.open_reviews);
+    w.Key("oldest_open_age_s");
+    w.Int64(age_s(now_ms, s.oldest_open_review_ms));
+    for (std::size_t i = 0; i < bounds.review_flag_ms.size(); ++i) {
+      key(over_key(bounds.review_flag_ms[i]));
+      w.Int64(i < s.open_reviews_older.size() ? s.open_reviews_older[i] : 0);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 }  // namespace webhook::app

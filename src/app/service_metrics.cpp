@@ -26,6 +26,23 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+// A bound as a label: "4h", "24h", "90m", else seconds ("45s").
+std::string duration_label(std::int64_t ms) {
+  const std::int64_t s = ms / 1000;
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+double age_seconds(std::int64_t now_ms, std::int64_t since_ms) {
+  return since_ms == 0 ? 0.0 : std::max(0.0, static_cast<double>(now_ms - since_ms) / 1000.0);
+}
+
+// Receipt-to-notification buckets: seconds to an hour (the SLA default is 5 minutes).
+std::vector<double> notify_buckets() {
+  return {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+}
+
 }  // namespace
 
 std::string_view event_type_label(std::string_view type) {
@@ -44,7 +61,7 @@ std::string_view event_group(std::string_view type) {
   return "other";
 }
 
-ServiceMetrics::ServiceMetrics()
+ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string> sources)
     : deliveries_(registry_.counter("webhook_deliveries_total",
                                     "Webhook deliveries received, by source and result.",
                                     {"source", "result"})),
@@ -61,16 +78,16 @@ ServiceMetrics::ServiceMetrics()
       commit_failures_(registry_.counter("webhook_commit_failures_total",
                                          "Group-commit transactions that failed.", {})),
       events_(registry_.counter("webhook_events_total",
-                                "Handled events by type and outcome (done, retried, dead, "
+                                "Handled events by source, type and outcome (done, retried, dead, "
                                 "unhandled).",
-                                {"event_type", "outcome"})),
+                                {"source", "event_type", "outcome"})),
       handler_seconds_(registry_.histogram("webhook_handler_duration_seconds",
                                            "Time the handlers of one event took, by group.",
                                            {"group"}, core::latency_buckets())),
       dispatch_delay_(registry_.histogram(
           "webhook_dispatch_delay_seconds",
-          "Time from receipt of a delivery to the start of its handlers, by group.", {"group"},
-          core::latency_buckets())),
+          "Time from receipt of a delivery to the start of its handlers, by source and group.",
+          {"source", "group"}, core::latency_buckets())),
       backlog_events_(registry_.gauge("webhook_backlog_events",
                                       "Unfinished events (pending or processing), by group.",
                                       {"group"})),
@@ -78,7 +95,45 @@ ServiceMetrics::ServiceMetrics()
                                    "Age of the oldest unfinished event, by group (0 when none).",
                                    {"group"})),
       dead_letters_(
-          registry_.gauge("webhook_dead_letters", "Dead-lettered events, by group.", {"group"})) {
+          registry_.gauge("webhook_dead_letters", "Dead-lettered events, by group.", {"group"})),
+      notifications_(registry_.counter(
+          "webhook_review_notifications_total",
+          "Operator notification attempts for opened reviews, by source and result (sent, failed).",
+          {"source", "result"})),
+      notify_seconds_(registry_.histogram(
+          "webhook_review_notify_seconds",
+          "Time from receipt of the opening event to the operator notification, by source.",
+          {"source"}, notify_buckets())),
+      notify_over_sla_(registry_.counter("webhook_review_notify_over_sla_total",
+                                         "Notifications sent later than reviews.notify_sla_ms.",
+                                         {"source"})),
+      notify_sla_(registry_.gauge("webhook_review_notify_sla_seconds",
+                                  "The configured receipt-to-notification bound.", {})),
+      reviews_open_(
+          registry_.gauge("webhook_reviews_open", "Open reviews, by source.", {"source"})),
+      reviews_open_over_(registry_.gauge("webhook_reviews_open_over",
+                                         "Open reviews opened longer ago than each configured "
+                                         "bound (reviews.flag_after_ms), by source.",
+                                         {"source", "bound"})),
+      review_oldest_age_(registry_.gauge("webhook_review_oldest_open_age_seconds",
+                                         "Age of the oldest open review (0 when none).",
+                                         {"source"})),
+      awaiting_settlement_(registry_.gauge("webhook_payments_awaiting_settlement",
+                                           "Payments CAPTURED or RECEIVED and not settled yet.",
+                                           {"source"})),
+      awaiting_oldest_age_(registry_.gauge(
+          "webhook_payments_awaiting_settlement_oldest_age_seconds",
+          "Time since the oldest payment awaiting settlement was captured (0 when none).",
+          {"source"})),
+      settlement_overdue_(registry_.gauge(
+          "webhook_payments_settlement_overdue",
+          "Payments awaiting settlement for longer than monitoring.settlement_overdue_ms.",
+          {"source"})),
+      bounds_(std::move(bounds)),
+      sources_(std::move(sources)) {
+  for (std::int64_t b : bounds_.review_flag_ms) bound_labels_.push_back(duration_label(b));
+  notify_sla_.with().set(static_cast<double>(bounds_.notify_sla_ms) / 1000.0);
+  on_projections({}, 0);  // zeros for every configured source
   // Every group exists from the start, so dashboards see zeros, not gaps.
   for (std::string_view g : kGroups) {
     backlog_events_.with({std::string(g)}).set(0);
@@ -100,13 +155,14 @@ void ServiceMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) 
 }
 
 void ServiceMetrics::on_dispatch(const worker::DispatchReport& report) {
+  const std::string& source = report.event.key.source;
   const std::string type(event_type_label(report.event.event_type));
   const std::string group(event_group(report.event.event_type));
-  events_.with({type, std::string(report.outcome)}).inc();
+  events_.with({source, type, std::string(report.outcome)}).inc();
   handler_seconds_.with({group}).observe(report.handler_seconds);
   if (report.event.attempts <= 1 && report.started_at_ms >= report.event.received_at_ms) {
-    dispatch_delay_.with({group}).observe(
-        static_cast<double>(report.started_at_ms - report.event.received_at_ms) / 1000.0);
+    dispatch_delay_.with({source, group})
+        .observe(static_cast<double>(report.started_at_ms - report.event.received_at_ms) / 1000.0);
   }
 }
 
@@ -137,6 +193,39 @@ void ServiceMetrics::on_backlog(const std::vector<storage::BacklogRow>& rows, st
     backlog_age_.with({std::string(g)}).set(age);
     dead_letters_.with({std::string(g)}).set(static_cast<double>(t.dead));
     if (g == "all") oldest_age_ = age;
+    if (g == "settlement") settlement_age_ = age;
+  }
+}
+
+void ServiceMetrics::on_review_notify(const worker::ReviewNotifyReport& report) {
+  const std::string& source = report.review.source;
+  notifications_.with({source, report.sent ? "sent" : "failed"}).inc();
+  if (!report.sent) return;
+  notify_seconds_.with({source}).observe(report.since_receipt_s);
+  if (report.since_receipt_s * 1000.0 > static_cast<double>(bounds_.notify_sla_ms)) {
+    notify_over_sla_.with({source}).inc();
+  }
+}
+
+void ServiceMetrics::on_projections(const std::vector<storage::ProjectionSample>& samples,
+                                    std::int64_t now_ms) {
+  // Configured sources read zero when absent from the sample; others once seen stay listed.
+  std::vector<storage::ProjectionSample> all = samples;
+  for (const std::string& source : sources_) {
+    const bool present =
+        std::any_of(all.begin(), all.end(), [&](const auto& s) { return s.source == source; });
+    if (!present) all.push_back({source, 0, 0, {}, 0, 0, 0});
+  }
+  for (const storage::ProjectionSample& s : all) {
+    reviews_open_.with({s.source}).set(static_cast<double>(s.open_reviews));
+    review_oldest_age_.with({s.source}).set(age_seconds(now_ms, s.oldest_open_review_ms));
+    for (std::size_t i = 0; i < bound_labels_.size(); ++i) {
+      const std::int64_t n = i < s.open_reviews_older.size() ? s.open_reviews_older[i] : 0;
+      reviews_open_over_.with({s.source, bound_labels_[i]}).set(static_cast<double>(n));
+    }
+    awaiting_settlement_.with({s.source}).set(static_cast<double>(s.awaiting_settlement));
+    awaiting_oldest_age_.with({s.source}).set(age_seconds(now_ms, s.oldest_awaiting_ms));
+    settlement_overdue_.with({s.source}).set(static_cast<double>(s.overdue_settlement));
   }
 }
 

@@ -7,22 +7,37 @@ namespace webhook::app {
 
 namespace {
 
+worker::ForwardOptions forward_options(const HandlerConfig& h) {
+  worker::ForwardOptions options;
+  options.url = h.url;
+  options.secret = h.secret;
+  options.timeout = std::chrono::milliseconds(h.timeout_ms);
+  options.connect_timeout = std::chrono::milliseconds(h.connect_timeout_ms);
+  options.ca_file = h.ca_file;
+  options.retry_4xx = h.retry_4xx;
+  return options;
+}
+
 void add_handler(worker::HandlerRegistry& registry, const HandlerConfig& h,
                  const core::Clock& clock) {
-  const auto timeout = std::chrono::milliseconds(h.timeout_ms);
   if (h.type == "forward") {
-    worker::ForwardOptions options;
-    options.url = h.url;
-    options.secret = h.secret;
-    options.timeout = timeout;
-    options.connect_timeout = std::chrono::milliseconds(h.connect_timeout_ms);
-    options.ca_file = h.ca_file;
-    options.retry_4xx = h.retry_4xx;
-    registry.add(h.name, worker::make_forward_handler(std::move(options), clock));
+    registry.add(h.name, worker::make_forward_handler(forward_options(h), clock));
   } else if (h.type == "exec") {
-    registry.add(h.name, worker::make_exec_handler(worker::ExecOptions{h.command, timeout}));
+    registry.add(h.name, worker::make_exec_handler(worker::ExecOptions{
+                             h.command, std::chrono::milliseconds(h.timeout_ms)}));
   } else {
     registry.add(h.name, worker::make_log_handler());
+  }
+}
+
+// The key path of configuration errors raised while building `h`.
+template <typename Build>
+auto blaming(const std::string& path, Build&& build) {
+  try {
+    return build();
+  } catch (const std::invalid_argument& e) {
+    // The handler's own message names neither the URL nor the secret; add the key path.
+    throw ConfigError(path + ": " + e.what());
   }
 }
 
@@ -47,17 +62,29 @@ core::RouteTable build_routes(const Config& config) {
   return core::RouteTable(std::move(rules));
 }
 
-std::unique_ptr<worker::HandlerRegistry> build_handlers(const Config& config,
-                                                        const core::Clock& clock) {
+std::unique_ptr<worker::HandlerRegistry> build_handlers(
+    const Config& config, const core::Clock& clock, storage::ProjectionStore& projections,
+    std::function<void(const worker::ReviewNotifyReport&)> on_review_notify) {
   auto registry = std::make_unique<worker::HandlerRegistry>();
   for (const auto& h : config.handlers) {
-    try {
+    blaming("handlers." + h.name, [&] {
       add_handler(*registry, h, clock);
-    } catch (const std::invalid_argument& e) {
-      // The handler's own message names neither the URL nor the secret; add the key path.
-      throw ConfigError("handlers." + h.name + ": " + e.what());
-    }
+      return true;
+    });
   }
+  worker::ReviewsOptions reviews;
+  reviews.on_notify = std::move(on_review_notify);
+  for (const auto& h : config.handlers) {
+    if (h.name != config.reviews.notify) continue;
+    // Its own connection pool: notifications never queue behind forwarded events.
+    reviews.notify = blaming("reviews.notify",
+                             [&] { return worker::make_forwarder(forward_options(h), clock); });
+  }
+  registry->add(std::string(worker::kPaymentsHandler), worker::make_payments_handler(projections));
+  registry->add(std::string(worker::kCustomersHandler),
+                worker::make_customers_handler(projections));
+  registry->add(std::string(worker::kReviewsHandler),
+                worker::make_reviews_handler(projections, std::move(reviews), clock));
   return registry;
 }
 

@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kStatusChanged = "transaction.status_changed";
 constexpr std::string_view kCustomerLevelChanged = "customer.levelChanged";
+constexpr std::string_view kRequiresReview = "payment.requiresReview";
 
 // operationLevel + "|" + documentsCount; a missing part is the empty string ("BASIC|", "|2").
 std::string customer_state_token(const Envelope& envelope) {
@@ -27,6 +28,7 @@ std::string state_token(const Envelope& envelope, const DedupPolicy& policy) {
   if (envelope.event_name == kCustomerLevelChanged && policy.customer_state) {
     return customer_state_token(envelope);
   }
+  if (envelope.event_name == kRequiresReview && policy.review_cycles) return envelope.timestamp;
   if (policy.include_state_everywhere) return envelope.status;
   return {};
 }

@@ -111,11 +111,23 @@ OutboundResponse bad_request(std::string_view error) {
 
 OutboundResponse healthy() { return json(200, json_object("status", "ok")); }
 
-OutboundResponse readiness(bool ready, std::string_view reason) {
-  if (ready) return json(200, json_object("status", "ready"));
-  OutboundResponse r =
-      json(503, json_object("status", "not_ready", std::nullopt, std::pair{"reason", reason}));
-  r.retry_after_seconds = kRetryAfterSeconds;
+OutboundResponse readiness(bool ready, std::string_view reason, std::string_view details_json) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("status");
+  w.String(ready ? "ready" : "not_ready");
+  if (!ready) {
+    w.Key("reason");
+    w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
+  }
+  if (!details_json.empty()) {
+    w.Key("details");
+    w.RawValue(details_json.data(), details_json.size(), rapidjson::kObjectType);
+  }
+  w.EndObject();
+  OutboundResponse r = json(ready ? 200 : 503, {buffer.GetString(), buffer.GetSize()});
+  if (!ready) r.retry_after_seconds = kRetryAfterSeconds;
   return r;
 }
 

@@ -178,7 +178,7 @@ net::awaitable<OutboundResponse> Server::Impl::handle(const Request& req,
       if (!read_only) co_return method_not_allowed("GET, HEAD");
       if (stopping) co_return http::readiness(false, "shutting down");
       const Readiness r = hooks.readiness ? hooks.readiness() : Readiness{true, {}};
-      co_return http::readiness(r.ready, r.reason);
+      co_return http::readiness(r.ready, r.reason, r.details_json);
     }
     case RouteKind::metrics:
       if (!hooks.render_metrics) break;

@@ -1,6 +1,10 @@
+// Sampling for /metrics and /readyz (include/webhook/storage/backlog.hpp).
+
 #include "webhook/storage/backlog.hpp"
 
-#include <sqlite3.h>
+#include <map>
+
+#include "webhook/storage/statement.hpp"
 
 namespace webhook::storage {
 namespace {
@@ -9,32 +13,73 @@ constexpr const char* kSampleBacklog =
     "SELECT event_type, status, count(*), min(received_at_ms) FROM events "
     "WHERE status IN ('pending', 'processing', 'dead') GROUP BY event_type, status";
 
-std::string column_text(sqlite3_stmt* stmt, int i) {
-  const auto* text = sqlite3_column_text(stmt, i);
-  return text == nullptr ? std::string()
-                         : std::string(reinterpret_cast<const char*>(text),
-                                       static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
-}
+constexpr const char* kOpenReviews = R"sql(
+SELECT source, count(*), min(opened_at_ms) FROM reviews WHERE state = 'open' GROUP BY source
+)sql";
+
+constexpr const char* kOpenReviewsBefore = R"sql(
+SELECT source, count(*) FROM reviews WHERE state = 'open' AND opened_at_ms < ?1 GROUP BY source
+)sql";
+
+// The WHERE clause repeats the partial index's, so the index serves it.
+constexpr const char* kAwaitingSettlement = R"sql(
+SELECT source, count(*), min(captured_at_ms), sum(captured_at_ms < ?1) FROM payments
+WHERE status IN ('CAPTURED', 'RECEIVED') GROUP BY source
+)sql";
 
 }  // namespace
 
 std::vector<BacklogRow> sample_backlog(Database& db) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db.handle(), kSampleBacklog, -1, &stmt, nullptr) != SQLITE_OK) {
-    throw StorageError(db.path() + ": backlog query: " + sqlite3_errmsg(db.handle()),
-                       sqlite3_errcode(db.handle()));
-  }
+  Statement stmt(db, kSampleBacklog);
+  Statement::Use q(stmt);
   std::vector<BacklogRow> rows;
-  int rc = SQLITE_OK;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    rows.push_back({column_text(stmt, 0), column_text(stmt, 1), sqlite3_column_int64(stmt, 2),
-                    sqlite3_column_int64(stmt, 3)});
-  }
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_DONE) {
-    throw StorageError(db.path() + ": backlog query: " + sqlite3_errstr(rc), rc);
+  while (q.step()) {
+    rows.push_back({q.column_bytes(0), q.column_bytes(1), q.column_int(2), q.column_int(3)});
   }
   return rows;
+}
+
+std::vector<ProjectionSample> sample_projections(Database& db, std::int64_t now_ms,
+                                                 const std::vector<std::int64_t>& review_bounds_ms,
+                                                 std::int64_t overdue_ms) {
+  std::map<std::string, ProjectionSample> by_source;
+  auto of = [&](const std::string& source) -> ProjectionSample& {
+    ProjectionSample& s = by_source[source];
+    s.source = source;
+    s.open_reviews_older.resize(review_bounds_ms.size());
+    return s;
+  };
+  {
+    Statement stmt(db, kOpenReviews);
+    Statement::Use q(stmt);
+    while (q.step()) {
+      ProjectionSample& s = of(q.column_bytes(0));
+      s.open_reviews = q.column_int(1);
+      s.oldest_open_review_ms = q.column_int(2);
+    }
+  }
+  {
+    Statement stmt(db, kOpenReviewsBefore);
+    for (std::size_t i = 0; i < review_bounds_ms.size(); ++i) {
+      Statement::Use q(stmt);
+      q.integer(1, now_ms - review_bounds_ms[i]);
+      while (q.step()) of(q.column_bytes(0)).open_reviews_older[i] = q.column_int(1);
+    }
+  }
+  {
+    Statement stmt(db, kAwaitingSettlement);
+    Statement::Use q(stmt);
+    q.integer(1, now_ms - overdue_ms);
+    while (q.step()) {
+      ProjectionSample& s = of(q.column_bytes(0));
+      s.awaiting_settlement = q.column_int(1);
+      s.oldest_awaiting_ms = q.column_int(2);
+      s.overdue_settlement = q.column_int(3);
+    }
+  }
+  std::vector<ProjectionSample> samples;
+  for (auto& [source, sample] : by_source) samples.push_back(std::move(sample));
+  return samples;
 }
 
 }  // namespace webhook::storage

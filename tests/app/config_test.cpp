@@ -92,6 +92,7 @@ void check_same(const Config& a, const Config& b) {
     CHECK(x.malformed_reply_400 == y.malformed_reply_400);
     CHECK(x.dedup.customer_state == y.dedup.customer_state);
     CHECK(x.dedup.include_state_everywhere == y.dedup.include_state_everywhere);
+    CHECK(x.dedup.review_cycles == y.dedup.review_cycles);
     CHECK(x.secret_keys == y.secret_keys);
   }
   CHECK(a.storage.sqlite_path == b.storage.sqlite_path);
@@ -127,6 +128,10 @@ void check_same(const Config& a, const Config& b) {
   }
   CHECK(a.monitoring.backlog_sample_ms == b.monitoring.backlog_sample_ms);
   CHECK(a.monitoring.max_backlog_age_ms == b.monitoring.max_backlog_age_ms);
+  CHECK(a.monitoring.settlement_overdue_ms == b.monitoring.settlement_overdue_ms);
+  CHECK(a.reviews.notify == b.reviews.notify);
+  CHECK(a.reviews.notify_sla_ms == b.reviews.notify_sla_ms);
+  CHECK(a.reviews.flag_after_ms == b.reviews.flag_after_ms);
   CHECK(a.logging.format == b.logging.format);
   CHECK(a.logging.level == b.logging.level);
 }
@@ -135,7 +140,7 @@ const std::string kExample = WEBHOOK_SOURCE_DIR "/config/webhook-receiver.exampl
 
 }  // namespace
 
-TEST_CASE("the defaults are one production source on /webhooks and a catch-all log route",
+TEST_CASE("the defaults are one production source on /webhooks and routes to the projections",
           "[config]") {
   Config c = default_config();
   REQUIRE(c.sources.size() == 1);
@@ -143,10 +148,16 @@ TEST_CASE("the defaults are one production source on /webhooks and a catch-all l
   CHECK(c.sources[0].path == "/webhooks");
   CHECK(c.sources[0].scheme == webhook::core::SchemeSetting::automatic);
   CHECK(c.sources[0].secret_keys_env == "WEBHOOK_RECEIVER_SECRET_KEYS");
-  REQUIRE(c.routes.size() == 1);
-  CHECK(c.routes[0].match == "*");
-  CHECK(c.routes[0].handlers == std::vector<std::string>{"log"});
+  REQUIRE(c.routes.size() == 2);
+  CHECK(c.routes[0].match == "customer.*");
+  CHECK(c.routes[0].handlers == std::vector<std::string>{"customers", "log"});
+  CHECK(c.routes[1].match == "*");
+  CHECK(c.routes[1].handlers == std::vector<std::string>{"payments", "reviews", "log"});
   CHECK(c.handlers.empty());
+  CHECK(c.reviews.notify.empty());
+  CHECK(c.reviews.notify_sla_ms == 300000);
+  CHECK(c.reviews.flag_after_ms == std::vector<std::int64_t>{14400000, 86400000});
+  CHECK(c.monitoring.settlement_overdue_ms == 86400000);
   CHECK(c.server.host == "127.0.0.1");
   CHECK(c.server.port == 8080);
 }
@@ -181,6 +192,7 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "dedup",
                           "customer_state",
                           "include_state_everywhere",
+                          "review_cycles",
                           "sqlite_path",
                           "ack_budget_ms",
                           "max_batch",
@@ -207,6 +219,11 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "monitoring",
                           "backlog_sample_ms",
                           "max_backlog_age_ms",
+                          "settlement_overdue_ms",
+                          "reviews",
+                          "notify",
+                          "notify_sla_ms",
+                          "flag_after_ms",
                           "format",
                           "level"}) {
     INFO(key);
@@ -439,8 +456,26 @@ TEST_CASE("a bad value is named by its key", "[config]") {
        "handlers.x.timeout_ms: must be an integer from 100 to 600000"},
       {R"({"handlers": {"Bad Name": {"type": "log"}}})",
        "handlers.Bad Name: handler names must match"},
-      {R"({"handlers": {"log": {"type": "log"}}})",
-       "handlers.log: \"log\" is the built-in handler"},
+      {R"({"handlers": {"log": {"type": "log"}}})", "handlers.log: \"log\" is a built-in handler"},
+      {R"({"handlers": {"reviews": {"type": "log"}}})",
+       "handlers.reviews: \"reviews\" is a built-in handler"},
+      // reviews and monitoring
+      {R"({"reviews": {"notify": "ops"}})",
+       "reviews.notify: must name a handler of type forward defined under handlers (\"ops\" is not "
+       "defined)"},
+      {R"({"reviews": {"notify": "x"}, "handlers": {"x": {"type": "log"}}})",
+       "reviews.notify: must name a handler of type forward defined under handlers (\"x\" is of "
+       "type log)"},
+      {R"({"reviews": {"notify_sla_ms": 10}})",
+       "reviews.notify_sla_ms: must be an integer from 1000 to 86400000"},
+      {R"({"reviews": {"flag_after_ms": [86400000, 14400000]}})",
+       "reviews.flag_after_ms[1]: bounds must be in increasing order"},
+      {R"({"reviews": {"flag_after_ms": ["4h"]}})",
+       "reviews.flag_after_ms[0]: must be an integer from 60000 to 2592000000"},
+      {R"({"reviews": {"flag_afer_ms": []}})",
+       "reviews.flag_afer_ms: unknown key (did you mean \"flag_after_ms\"?)"},
+      {R"({"monitoring": {"settlement_overdue_ms": 5}})",
+       "monitoring.settlement_overdue_ms: must be an integer from 60000 to 2592000000"},
       // logging
       {R"({"logging": {"format": "yaml"}})", "logging.format: must be one of text, json"},
       {R"({"logging": {"level": "verbose"}})",

@@ -147,6 +147,22 @@ TEST_CASE("keeps the status out of a specific event's key unless include_state_e
   CHECK(a != b);
 }
 
+TEST_CASE("review_cycles puts the timestamp in a payment.requiresReview key", "[dedup]") {
+  const std::string first = fixture("06-payment-requires-review.json");
+  const std::string second = replaced(first, R"("timestamp": "2026-05-03T10:12:30Z")",
+                                      R"("timestamp": "2026-05-09T08:00:00Z")");
+  REQUIRE(second != first);
+  // Off by default: the documented key, so a second review is a duplicate of the first.
+  CHECK(key_of(first) == key_of(second));
+  DedupPolicy cycles;
+  cycles.review_cycles = true;
+  CHECK(key_of(first, cycles)->state_token == "2026-05-03T10:12:30Z");
+  CHECK(key_of(first, cycles) != key_of(second, cycles));
+  CHECK(key_of(first, cycles) == key_of(first, cycles));  // a byte-identical retry still is one
+  // Other events are not affected.
+  CHECK(key_of(fixture("07-payment-review-approved.json"), cycles)->state_token.empty());
+}
+
 TEST_CASE("puts operationLevel and documentsCount in a customer.levelChanged key", "[dedup]") {
   const std::string one_document = fixture("10-customer-level-changed.json");
   const std::string two_documents =

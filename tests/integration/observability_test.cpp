@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "integration/exposition.hpp"
 #include "integration/http_client.hpp"
 #include "integration/receiver_fixture.hpp"
 #include "support/wait.hpp"
@@ -23,26 +24,6 @@ struct Sample {
   std::string labels;
   double value;
 };
-
-// Parses the exposition strictly: every line is a comment (# HELP/# TYPE) or a sample; returns
-// samples keyed by "name{labels}". FAILs on anything else.
-std::map<std::string, double> parse_exposition(const std::string& text) {
-  static const std::regex sample(
-      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? ([-+0-9.eE]+|\+Inf|NaN)$)");
-  static const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$)");
-  std::map<std::string, double> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_match(line, m, sample)) {
-      out[m[1].str() + m[2].str()] = m[3] == "+Inf" ? 1e300 : std::stod(m[3].str());
-    } else {
-      INFO(line);
-      CHECK(std::regex_match(line, comment));
-    }
-  }
-  return out;
-}
 
 std::string signed_post(HttpClient& client, const std::string& body, const std::string& key) {
   return std::to_string(
@@ -91,7 +72,8 @@ TEST_CASE("metrics are valid exposition with monotonic counters and cumulative b
   // Handled events are counted by bounded type and outcome once the log handler ran.
   REQUIRE(wait_until([&] {
     auto now = parse_exposition(client.get("/metrics").body);
-    return now["webhook_events_total{event_type=\"payment.settled\",outcome=\"done\"}"] == 5;
+    return now["webhook_events_total{source=\"production\",event_type=\"payment.settled\","
+               "outcome=\"done\"}"] == 5;
   }));
   // Counters never go down between scrapes.
   CHECK(signed_post(client, settled(6), kKey) == "200");

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -36,8 +37,10 @@ class Receiver {
  public:
   // `server_extra` is spliced into the "server" object (e.g. R"("max_body_bytes": 2048)"),
   // `storage_extra` into "storage", and `top_extra` at the top level (routes, handlers, workers).
+  // `extra_env` adds environment variables (forward secrets) to the source keys.
   explicit Receiver(const std::string& server_extra = {}, const std::string& storage_extra = {},
-                    const std::string& top_extra = {}) {
+                    const std::string& top_extra = {},
+                    std::map<std::string, std::string> extra_env = {}) {
     std::string json = R"({
       "server": {"listen": "127.0.0.1:0", "io_threads": 2, "header_timeout_ms": 400,
                  "body_timeout_ms": 400, "shutdown_timeout_ms": 2000)" +
@@ -55,10 +58,9 @@ class Receiver {
       "logging": {"level": "error"})" +
                        (top_extra.empty() ? "" : ", " + top_extra) + R"(
     })";
-    config_ = app::parse_config(
-        json, "test",
-        app::map_environment({{"WEBHOOK_RECEIVER_SECRET_KEYS", kKey + "," + kOldKey},
-                              {"WEBHOOK_RECEIVER_SANDBOX_SECRET_KEYS", kSandboxKey}}));
+    extra_env["WEBHOOK_RECEIVER_SECRET_KEYS"] = kKey + "," + kOldKey;
+    extra_env["WEBHOOK_RECEIVER_SANDBOX_SECRET_KEYS"] = kSandboxKey;
+    config_ = app::parse_config(json, "test", app::map_environment(std::move(extra_env)));
     log::configure(log::Format::text, log::Level::error);  // keep test output readable
     app_ = std::make_unique<app::Application>(config_);
     app_->start();
@@ -84,6 +86,23 @@ class Receiver {
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     return n;
+  }
+
+  // The first column of the first row of `sql` as text ("NULL" for NULL, "" for no row), read
+  // through its own read-only connection.
+  std::string value(const std::string& sql) const {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(config_.storage.sqlite_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(stmt, 0);
+      out = text == nullptr ? "NULL" : reinterpret_cast<const char*>(text);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
   }
 
   std::string body_of(long long event_id) const {

@@ -193,7 +193,14 @@ TEST_CASE("unknown paths are 404, wrong methods 405, health endpoints answer",
   CHECK(client.get("/healthz").status == 200);
   const auto ready = client.get("/readyz");
   CHECK(ready.status == 200);
-  CHECK(ready.body == R"({"status":"ready"})");
+  // Ready, with the informational settlement and review details of every configured source.
+  CHECK(
+      ready.body ==
+      R"({"status":"ready","details":{"settlement":{"oldest_unprocessed_event_age_s":0,)"
+      R"("overdue_after_s":86400,"sources":{"production":{"awaiting":0,"oldest_awaiting_age_s":0,)"
+      R"("overdue":0},"sandbox":{"awaiting":0,"oldest_awaiting_age_s":0,"overdue":0}}},)"
+      R"("reviews":{"production":{"open":0,"oldest_open_age_s":0,"over_4h":0,"over_24h":0},)"
+      R"("sandbox":{"open":0,"oldest_open_age_s":0,"over_4h":0,"over_24h":0}}}})");
 }
 
 TEST_CASE("every response carries X-Request-Id, the proxy's when it sent one",

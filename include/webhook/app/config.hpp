@@ -104,6 +104,17 @@ struct HandlerConfig {
 struct MonitoringConfig {
   int backlog_sample_ms = 5000;  // how often the backlog gauges and the storage probe refresh
   int max_backlog_age_ms = 0;    // /readyz fails when the oldest unfinished event is older; 0 = off
+  // A payment captured (or received) and not settled for longer is "overdue" in /metrics and
+  // /readyz details.
+  std::int64_t settlement_overdue_ms = 86400000;
+};
+
+// The built-in "reviews" handler (docs/projections.md).
+struct ReviewsConfig {
+  std::string notify;                   // a forward handler's name; "" = no notification
+  std::int64_t notify_sla_ms = 300000;  // receipt to operator notification
+  // Open reviews older than each bound are flagged (metrics, `reviews list`), ascending.
+  std::vector<std::int64_t> flag_after_ms = {14400000, 86400000};
 };
 
 struct LoggingConfig {
@@ -120,6 +131,7 @@ struct Config {
   std::vector<RouteConfig> routes;
   std::vector<HandlerConfig> handlers;
   MonitoringConfig monitoring;
+  ReviewsConfig reviews;
   LoggingConfig logging;
 };
 

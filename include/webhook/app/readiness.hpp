@@ -3,7 +3,12 @@
 // Checked in this order, the first failure wins: workers running, storage probe, backlog age
 // bound, last commit.
 
+#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "webhook/app/service_metrics.hpp"
+#include "webhook/storage/backlog.hpp"
 
 namespace webhook::app {
 
@@ -21,5 +26,16 @@ struct ReadinessVerdict {
 };
 
 ReadinessVerdict judge_readiness(const ReadinessFacts& facts);
+
+// The "details" object of /readyz (informational; it never fails readiness):
+//   {"settlement":{"oldest_unprocessed_event_age_s":N,"overdue_after_s":N,
+//                  "sources":{"<source>":{"awaiting":N,"oldest_awaiting_age_s":N,"overdue":N}}},
+//    "reviews":{"<source>":{"open":N,"oldest_open_age_s":N,"over_4h":N,"over_24h":N}}}
+// Ages are whole seconds at `now_ms`. Every name in `sources` is listed (zeros when absent from
+// `samples`), in that order, then any other source of the samples.
+std::string readiness_details(const std::vector<storage::ProjectionSample>& samples,
+                              const std::vector<std::string>& sources,
+                              double settlement_event_age_s, const ProjectionBounds& bounds,
+                              std::int64_t now_ms);
 
 }  // namespace webhook::app

@@ -13,6 +13,7 @@
 #include "webhook/core/metrics.hpp"
 #include "webhook/storage/backlog.hpp"
 #include "webhook/worker/dispatcher.hpp"
+#include "webhook/worker/projection_handlers.hpp"
 
 namespace webhook::app {
 
@@ -21,19 +22,33 @@ std::string_view event_type_label(std::string_view type);
 // settlement | reviews | refunds | customers | payments | purchases | status | other.
 std::string_view event_group(std::string_view type);
 
+// The review and settlement bounds the projection gauges are measured against.
+struct ProjectionBounds {
+  std::int64_t notify_sla_ms = 300000;
+  std::vector<std::int64_t> review_flag_ms = {14400000, 86400000};
+  std::int64_t settlement_overdue_ms = 86400000;
+};
+
 class ServiceMetrics {
  public:
-  ServiceMetrics();
+  // `sources`: the configured source names, whose projection gauges exist from the start.
+  explicit ServiceMetrics(ProjectionBounds bounds = {}, std::vector<std::string> sources = {});
 
   void on_delivery(std::string_view source, std::string_view result, double ack_seconds);
   void on_commit(std::size_t batch_size, double seconds, bool ok);
   void on_dispatch(const worker::DispatchReport& report);
   // Replaces the backlog gauges with this sample, taken at `now_ms`.
   void on_backlog(const std::vector<storage::BacklogRow>& rows, std::int64_t now_ms);
+  void on_review_notify(const worker::ReviewNotifyReport& report);
+  // Replaces the review and settlement gauges with this sample, taken at `now_ms`.
+  void on_projections(const std::vector<storage::ProjectionSample>& samples, std::int64_t now_ms);
 
   std::string render() const;
   // Age in seconds of the oldest unfinished event at the last sample (0 when none).
   double oldest_unfinished_age_seconds() const { return oldest_age_.load(); }
+  // The same for settlement events (payment.settled, payment.unsettled).
+  double oldest_settlement_event_age_seconds() const { return settlement_age_.load(); }
+  const ProjectionBounds& bounds() const { return bounds_; }
 
  private:
   core::Registry registry_;
@@ -48,7 +63,21 @@ class ServiceMetrics {
   core::Family<core::Gauge>& backlog_events_;
   core::Family<core::Gauge>& backlog_age_;
   core::Family<core::Gauge>& dead_letters_;
+  core::Family<core::Counter>& notifications_;
+  core::Family<core::Histogram>& notify_seconds_;
+  core::Family<core::Counter>& notify_over_sla_;
+  core::Family<core::Gauge>& notify_sla_;
+  core::Family<core::Gauge>& reviews_open_;
+  core::Family<core::Gauge>& reviews_open_over_;
+  core::Family<core::Gauge>& review_oldest_age_;
+  core::Family<core::Gauge>& awaiting_settlement_;
+  core::Family<core::Gauge>& awaiting_oldest_age_;
+  core::Family<core::Gauge>& settlement_overdue_;
+  const ProjectionBounds bounds_;
+  std::vector<std::string> bound_labels_;  // "4h", "24h": one per review bound
+  std::vector<std::string> sources_;
   std::atomic<double> oldest_age_{0.0};
+  std::atomic<double> settlement_age_{0.0};
 };
 
 }  // namespace webhook::app

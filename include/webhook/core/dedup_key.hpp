@@ -23,11 +23,15 @@ struct DedupKey {
 struct DedupPolicy {
   bool customer_state = true;             // customer.levelChanged: operationLevel|documentsCount
   bool include_state_everywhere = false;  // status in the key of every transaction event
+  // payment.requiresReview: the payload's timestamp in the key, so an operator's second review of
+  // a payment is a new event (a byte-identical retry still is not).
+  bool review_cycles = false;
 };
 
 // The key for a parsed delivery. State token: the status for the legacy shape and for
 // transaction.status_changed (always); operationLevel|documentsCount for customer.levelChanged
-// (when customer_state); the status everywhere else only with include_state_everywhere.
+// (when customer_state); the timestamp for payment.requiresReview (when review_cycles, before
+// include_state_everywhere); the status everywhere else only with include_state_everywhere.
 // nullopt when there is no event name or no entity id: such a delivery is quarantined.
 std::optional<DedupKey> derive_dedup_key(std::string_view source, const Envelope& envelope,
                                          const DedupPolicy& policy);

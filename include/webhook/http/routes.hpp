@@ -49,7 +49,8 @@ OutboundResponse payload_too_large(std::size_t limit_bytes);
 OutboundResponse bad_request(std::string_view error);
 OutboundResponse healthy();
 // 200 {"status":"ready"} or 503 {"status":"not_ready","reason":...}.
-OutboundResponse readiness(bool ready, std::string_view reason);
+// `details_json`: a JSON object (built by the app) added as "details" when not empty.
+OutboundResponse readiness(bool ready, std::string_view reason, std::string_view details_json = {});
 // 200 with the Prometheus text exposition.
 OutboundResponse metrics_text(std::string text);
 

@@ -43,6 +43,7 @@ struct ServerOptions {
 struct Readiness {
   bool ready = false;
   std::string reason;
+  std::string details_json;  // a JSON object for "details" in the answer, or ""
 };
 using ReadinessProbe = std::function<Readiness()>;
 

@@ -20,4 +20,21 @@ struct BacklogRow {
 // One row per (event_type, status) for unfinished and dead events. Throws StorageError.
 std::vector<BacklogRow> sample_backlog(Database& db);
 
+// The projections' operator view for one source (migrations/0003_projections.sql).
+struct ProjectionSample {
+  std::string source;
+  std::int64_t open_reviews = 0;
+  std::int64_t oldest_open_review_ms = 0;        // its opened_at_ms; 0 when none is open
+  std::vector<std::int64_t> open_reviews_older;  // per bound given: opened more than bound ago
+  std::int64_t awaiting_settlement = 0;          // CAPTURED or RECEIVED
+  std::int64_t oldest_awaiting_ms = 0;           // its captured_at_ms; 0 when none
+  std::int64_t overdue_settlement = 0;           // captured more than overdue_ms ago
+};
+
+// One sample per source that has open reviews or payments awaiting settlement, at `now_ms`.
+// Reads only open reviews and unsettled payments (partial indexes). Throws StorageError.
+std::vector<ProjectionSample> sample_projections(Database& db, std::int64_t now_ms,
+                                                 const std::vector<std::int64_t>& review_bounds_ms,
+                                                 std::int64_t overdue_ms);
+
 }  // namespace webhook::storage
