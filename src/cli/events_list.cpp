@@ -164,29 +164,30 @@ struct Row {
 };
 
 std::vector<Row> run_query(storage::Database& db, const SqlWithBinds& q) {
-  Query query(db, q.sql);
+  storage::Statement statement(db, q.sql);
+  storage::Statement::Use query(statement);  // `q` outlives it: bound text is not copied
   int index = 1;
   for (const Bound& b : q.binds) {
     if (const auto* text = std::get_if<std::string>(&b)) {
-      query.bind_text(index++, *text);
+      query.text(index++, *text);
     } else {
-      query.bind_int(index++, std::get<std::int64_t>(b));
+      query.integer(index++, std::get<std::int64_t>(b));
     }
   }
   std::vector<Row> rows;
   while (query.step()) {
     Row r;
-    r.id = query.integer(0);
-    r.source = query.text(1);
-    r.event_type = query.text(2);
-    r.entity_kind = query.text(3);
-    r.entity_id = query.text(4);
-    r.status = query.text(5);
-    r.attempts = query.integer(6);
-    r.received_at_ms = query.integer(7);
-    r.next_attempt_at_ms = query.integer(8);
-    if (!query.is_null(9)) r.last_error = query.text(9);
-    r.request_id = query.text(10);
+    r.id = query.column_int(0);
+    r.source = query.column_bytes(1);
+    r.event_type = query.column_bytes(2);
+    r.entity_kind = query.column_bytes(3);
+    r.entity_id = query.column_bytes(4);
+    r.status = query.column_bytes(5);
+    r.attempts = query.column_int(6);
+    r.received_at_ms = query.column_int(7);
+    r.next_attempt_at_ms = query.column_int(8);
+    if (!query.column_null(9)) r.last_error = query.column_bytes(9);
+    r.request_id = query.column_bytes(10);
     rows.push_back(std::move(r));
   }
   return rows;

@@ -64,30 +64,36 @@ const std::vector<std::string>& terminal_statuses() {
   return statuses;
 }
 
-void bind_statuses(Query& query, int first, const std::vector<std::string>& statuses) {
-  for (const std::string& s : statuses) query.bind_text(first++, s);
+void bind_statuses(storage::Statement::Use& query, int first,
+                   const std::vector<std::string>& statuses) {
+  for (const std::string& s : statuses) query.text(first++, s);
 }
 
 std::int64_t count_purgeable(storage::Database& db, std::int64_t cutoff_ms,
                              const std::vector<std::string>& statuses) {
-  Query query(db, kCountPurgeable + placeholders(statuses.size()) + ")");
-  query.bind_int(1, cutoff_ms);
+  storage::Statement statement(db, kCountPurgeable + placeholders(statuses.size()) + ")");
+  storage::Statement::Use query(statement);
+  query.integer(1, cutoff_ms);
   bind_statuses(query, 2, statuses);
   query.step();
-  return query.integer(0);
+  return query.column_int(0);
 }
 
 std::int64_t delete_purgeable(storage::Database& db, std::int64_t cutoff_ms,
                               const std::vector<std::string>& statuses) {
-  Query query(db, kDeletePurgeableBatch + placeholders(statuses.size()) + ") LIMIT ?)");
+  storage::Statement statement(
+      db, kDeletePurgeableBatch + placeholders(statuses.size()) + ") LIMIT ?)");
   std::int64_t deleted = 0;
   for (;;) {
-    query.bind_int(1, cutoff_ms);
-    bind_statuses(query, 2, statuses);
-    query.bind_int(2 + static_cast<int>(statuses.size()), kDeleteBatch);
-    query.step();  // one autocommit transaction
-    const std::int64_t n = query.changed_rows();
-    query.reset();
+    std::int64_t n = 0;
+    {
+      storage::Statement::Use query(statement);
+      query.integer(1, cutoff_ms);
+      bind_statuses(query, 2, statuses);
+      query.integer(2 + static_cast<int>(statuses.size()), kDeleteBatch);
+      query.step();  // one autocommit transaction
+      n = statement.changes();
+    }
     deleted += n;
     if (n < kDeleteBatch) return deleted;
   }

@@ -90,22 +90,23 @@ constexpr ColumnSpec kColumns[] = {
 };
 
 std::optional<Event> find(storage::Database& db, std::int64_t id) {
-  Query query(db, kSelectEvent);
-  query.bind_int(1, id);
+  storage::Statement statement(db, kSelectEvent);
+  storage::Statement::Use query(statement);
+  query.integer(1, id);
   if (!query.step()) return std::nullopt;
   Event e;
   int col = 0;
   for (const ColumnSpec& spec : kColumns) {
     const int index = col++;
     if (spec.kind == Kind::body) {
-      e.body = query.text(index);
+      e.body = query.column_bytes(index);
       continue;
     }
     Column c{spec.name, std::nullopt, std::nullopt, spec.kind == Kind::time};
     if (spec.kind == Kind::text) {
-      if (!query.is_null(index)) c.text = query.text(index);
+      if (!query.column_null(index)) c.text = query.column_bytes(index);
     } else {
-      c.integer = query.integer(index);
+      c.integer = query.column_int(index);
     }
     e.columns.push_back(std::move(c));
   }

@@ -70,15 +70,16 @@ struct Stats {
 
 Stats collect(storage::Database& db) {
   Stats stats;
-  Query query(db, kCountByTypeAndStatus);
+  storage::Statement statement(db, kCountByTypeAndStatus);
+  storage::Statement::Use query(statement);
   while (query.step()) {
-    const std::string status = query.text(1);
+    const std::string status = query.column_bytes(1);
     const auto& statuses = all_statuses();
     const auto it = std::find(statuses.begin(), statuses.end(), status);
     if (it == statuses.end()) continue;  // the CHECK constraint keeps this from happening
     const auto index = static_cast<std::size_t>(it - statuses.begin());
-    stats.all.add(index, query.integer(2), query.integer(3));
-    stats.by_type[query.text(0)].add(index, query.integer(2), query.integer(3));
+    stats.all.add(index, query.column_int(2), query.column_int(3));
+    stats.by_type[query.column_bytes(0)].add(index, query.column_int(2), query.column_int(3));
   }
   return stats;
 }

@@ -200,58 +200,6 @@ std::string events_count(std::int64_t n) {
   return std::to_string(n) + (n == 1 ? " event" : " events");
 }
 
-// ---- SQL -------------------------------------------------------------------------------------
-
-Query::Query(storage::Database& db, const std::string& sql) : db_(db) {
-  const int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt_, nullptr);
-  if (rc != SQLITE_OK) fail("prepare", rc);
-}
-
-Query::~Query() { sqlite3_finalize(stmt_); }
-
-void Query::bind_text(int index, std::string_view value) {
-  // SQLITE_TRANSIENT: SQLite copies the bytes, so a temporary may be bound.
-  const int rc = sqlite3_bind_text64(
-      stmt_, index, value.data(), value.size(),
-      reinterpret_cast<sqlite3_destructor_type>(static_cast<std::intptr_t>(-1)), SQLITE_UTF8);
-  if (rc != SQLITE_OK) fail("bind", rc);
-}
-
-void Query::bind_int(int index, std::int64_t value) {
-  const int rc = sqlite3_bind_int64(stmt_, index, value);
-  if (rc != SQLITE_OK) fail("bind", rc);
-}
-
-bool Query::step() {
-  const int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  fail("step", rc);
-}
-
-void Query::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-}
-
-std::int64_t Query::changed_rows() const { return sqlite3_changes64(db_.handle()); }
-
-std::int64_t Query::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
-bool Query::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-
-std::string Query::text(int col) const {
-  const void* data = sqlite3_column_blob(stmt_, col);  // NULL for NULL and empty values
-  const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
-  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
-}
-
-void Query::fail(std::string_view what, int rc) const {
-  throw storage::StorageError("sqlite database " + db_.path() + ": " + std::string(what) + ": " +
-                                  sqlite3_errmsg(db_.handle()),
-                              rc);
-}
-
 // ---- output ----------------------------------------------------------------------------------
 
 std::string printable(std::string_view text, std::size_t max_chars) {

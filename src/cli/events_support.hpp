@@ -1,9 +1,7 @@
 #pragma once
 // Shared by the `events` actions (src/cli/events*.cpp): opening the database, the time and
-// duration arguments, event statuses, a small prepared-statement wrapper, an aligned text table
-// and JSON string output. Nothing here reads the clock: "now" is always an argument.
-
-#include <sqlite3.h>
+// duration arguments, event statuses, an aligned text table and JSON string output. SQL goes
+// through storage::Statement. Nothing here reads the clock: "now" is always an argument.
 
 #include <cstdint>
 #include <iosfwd>
@@ -16,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
+#include "webhook/storage/statement.hpp"
 
 namespace webhook::cli {
 
@@ -91,34 +90,6 @@ std::vector<std::string> parse_statuses(const Args& args, const std::string& fla
 std::string placeholders(std::size_t n);
 
 std::string events_count(std::int64_t n);  // "1 event", "3 events"
-
-// ---- SQL -------------------------------------------------------------------------------------
-
-// One prepared statement on `db`, finalized with the object. Errors throw StorageError with the
-// database path and SQLite's message (never parameters).
-class Query {
- public:
-  Query(storage::Database& db, const std::string& sql);
-  ~Query();
-  Query(const Query&) = delete;
-  Query& operator=(const Query&) = delete;
-
-  // Parameters are numbered from 1 in the order of the `?` placeholders.
-  void bind_text(int index, std::string_view value);
-  void bind_int(int index, std::int64_t value);
-
-  bool step();                        // true for a row, false when done
-  void reset();                       // ready to run again; bindings cleared
-  std::int64_t changed_rows() const;  // by the last INSERT/UPDATE/DELETE on the connection
-  std::int64_t integer(int col) const;
-  bool is_null(int col) const;
-  std::string text(int col) const;  // bytes as stored, "" for NULL
-
- private:
-  [[noreturn]] void fail(std::string_view what, int rc) const;
-  storage::Database& db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
 
 // ---- output ----------------------------------------------------------------------------------
 
