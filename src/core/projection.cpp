@@ -184,12 +184,19 @@ std::string_view to_string(ReviewAction a) {
 
 ReviewDecision decide_review(const std::optional<ReviewState>& current, ReviewSignal signal,
                              std::string_view status, std::string_view documentation_status,
-                             std::optional<std::int64_t> at_ms) {
+                             std::optional<std::int64_t> at_ms,
+                             const std::optional<KnownStatus>& payment) {
   switch (signal) {
     case ReviewSignal::none:
       return {};
     case ReviewSignal::opens:
-      if (!current) return {ReviewAction::open, {}};
+      if (!current) {
+        if (payment && is_terminal_payment_status(payment->status) &&
+            earlier(at_ms, payment->at_ms)) {
+          return {ReviewAction::stale, lower(payment->status)};
+        }
+        return {ReviewAction::open, {}};
+      }
       if (current->open) return {};
       // Closed. With both timestamps, an opening after the closing starts a new cycle and any
       // other is the late opening of the closed one. Without them: a review closed before any

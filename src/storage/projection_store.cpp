@@ -16,7 +16,8 @@ namespace {
 // ---- payments ---------------------------------------------------------------------------------
 
 constexpr const char* kSelectPayment = R"sql(
-SELECT status, status_at_ms FROM payments WHERE source = ?1 AND transaction_id = ?2
+SELECT status, status_at_ms, status_event_id FROM payments
+WHERE source = ?1 AND transaction_id = ?2
 )sql";
 
 constexpr const char* kInsertPaymentHistory = R"sql(
@@ -407,8 +408,21 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
     return result;
   }
 
-  const core::ReviewDecision decision =
-      core::decide_review(current, signal, f.status, f.documentation_status, f.occurred_at_ms);
+  // An opening of a transaction without a review: the payment's projected status tells whether
+  // it already left review (payments runs before reviews on the default route).
+  std::optional<core::KnownStatus> payment;
+  std::int64_t payment_event_id = 0;
+  if (!current && signal == core::ReviewSignal::opens) {
+    Statement::Use select(stmts_->select_payment);
+    select.text(1, source);
+    select.text(2, id);
+    if (select.step()) {
+      payment = core::KnownStatus{select.column_bytes(0), select.column_optional_int(1)};
+      payment_event_id = select.column_int(2);
+    }
+  }
+  const core::ReviewDecision decision = core::decide_review(
+      current, signal, f.status, f.documentation_status, f.occurred_at_ms, payment);
   // A terminal status of a transaction that never had a review: nothing to record.
   if (!current && decision.action == core::ReviewAction::none) return {};
   {
@@ -426,11 +440,36 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
   const std::int64_t at = event_time(event, f.occurred_at_ms);
   const std::int64_t now = event.received_at_ms;  // updated_at: the receipt that caused it
   ReviewApplied result{false, decision.action, std::nullopt};
+  // Stale and no-op events fill what the review still lacks (a late opening: its opening).
+  auto fill_gaps = [&] {
+    const bool opening = signal == core::ReviewSignal::opens;
+    Statement::Use fill(stmts_->fill_review);
+    fill.text(1, source);
+    fill.text(2, id);
+    fill.optional_text(3, f.external_id);
+    fill.optional_text(4, f.total_amount);
+    fill.optional_text(5, f.currency);
+    fill.optional_text(6, f.customer_id);
+    if (opening) {
+      fill.integer(7, event.id);
+      fill.integer(8, at);
+      fill.integer(9, event.received_at_ms);
+    } else {
+      fill.null(7);
+      fill.null(8);
+      fill.null(9);
+    }
+    fill.integer(10, now);
+    fill.step();
+  };
   switch (decision.action) {
     case core::ReviewAction::open:
     case core::ReviewAction::close:
+    case core::ReviewAction::stale:
       if (!current) {
         const bool open = decision.action == core::ReviewAction::open;
+        // stale without a review: this opening arrived after the payment's terminal status.
+        const bool late_opening = decision.action == core::ReviewAction::stale;
         Statement::Use insert(stmts_->insert_review);
         insert.text(1, source);
         insert.text(2, id);
@@ -448,6 +487,13 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
           insert.null(13);
           insert.null(14);
           insert.text(15, notify ? "pending" : "skipped");
+        } else if (late_opening) {
+          insert.integer(10, event.id);
+          insert.integer(11, at);
+          insert.integer(12, event.received_at_ms);
+          insert.integer(13, payment_event_id);
+          insert.optional_integer(14, payment ? payment->at_ms : std::nullopt);
+          insert.null(15);
         } else {
           insert.null(10);
           insert.null(11);
@@ -460,7 +506,9 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
         insert.step();
         break;
       }
-      if (decision.action == core::ReviewAction::close) {
+      if (decision.action == core::ReviewAction::stale) {
+        fill_gaps();
+      } else if (decision.action == core::ReviewAction::close) {
         Statement::Use close(stmts_->close_review);
         close.text(1, source);
         close.text(2, id);
@@ -499,30 +547,9 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
       refine.step();
       break;
     }
-    case core::ReviewAction::stale:
-    case core::ReviewAction::none: {
-      if (!current) break;
-      const bool opening = signal == core::ReviewSignal::opens;
-      Statement::Use fill(stmts_->fill_review);
-      fill.text(1, source);
-      fill.text(2, id);
-      fill.optional_text(3, f.external_id);
-      fill.optional_text(4, f.total_amount);
-      fill.optional_text(5, f.currency);
-      fill.optional_text(6, f.customer_id);
-      if (opening) {
-        fill.integer(7, event.id);
-        fill.integer(8, at);
-        fill.integer(9, event.received_at_ms);
-      } else {
-        fill.null(7);
-        fill.null(8);
-        fill.null(9);
-      }
-      fill.integer(10, now);
-      fill.step();
+    case core::ReviewAction::none:
+      if (current) fill_gaps();
       break;
-    }
   }
   tx.commit();
 

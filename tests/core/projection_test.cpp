@@ -589,3 +589,24 @@ TEST_CASE("regression (issue 6): a state without a status takes the first status
   CHECK(decide_status(known("", kT2), "SETTLED", std::nullopt) == StatusEffect::applied);
   CHECK(decide_status(known(""), "CAPTURED", kT1) == StatusEffect::applied);
 }
+
+TEST_CASE("an opening older than the payment's later terminal status is recorded closed",
+          "[projection][reviews]") {
+  const KnownStatus failed_later{"FAILED", kT2};
+  const auto late = decide_review(std::nullopt, ReviewSignal::opens, "REQUIRES_REVIEW",
+                                  "PENDING_UPLOAD", kT1, failed_later);
+  CHECK(late.action == ReviewAction::stale);
+  CHECK(late.outcome == "failed");
+  // A terminal status from before the opening, a non-terminal one, or unknown times: it opens.
+  CHECK(decide_review(std::nullopt, ReviewSignal::opens, "REQUIRES_REVIEW", "", kT3, failed_later)
+            .action == ReviewAction::open);
+  CHECK(decide_review(std::nullopt, ReviewSignal::opens, "REQUIRES_REVIEW", "", kT1,
+                      KnownStatus{"CAPTURED", kT2})
+            .action == ReviewAction::open);
+  CHECK(decide_review(std::nullopt, ReviewSignal::opens, "REQUIRES_REVIEW", "", std::nullopt,
+                      failed_later)
+            .action == ReviewAction::open);
+  CHECK(decide_review(std::nullopt, ReviewSignal::opens, "REQUIRES_REVIEW", "", kT1,
+                      KnownStatus{"FAILED", std::nullopt})
+            .action == ReviewAction::open);
+}

@@ -545,6 +545,41 @@ SCENARIO("a decision that arrives before its opening", "[projection_store][revie
   }
 }
 
+SCENARIO("an opening that arrives after the payment's terminal status",
+         "[projection_store][reviews]") {
+  Rig rig;
+  // payment.failed at 11:00 is delivered first; the requiresReview of 10:12:30 arrives late.
+  const auto failed =
+      rig.event(tx_body("payment.failed", kReviewed, "FAILED", "2026-05-03T11:00:00Z"));
+  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  rig.pay(failed);
+  CHECK(rig.review(failed).action == ReviewAction::none);  // no review yet: nothing recorded
+  rig.pay(opens);
+  const auto late = rig.review(opens);
+  THEN("the review is recorded already closed with the payment's outcome, and owes nothing") {
+    CHECK(late.action == ReviewAction::stale);
+    CHECK_FALSE(late.notification_owed.has_value());
+    CHECK(review_row(rig,
+                     "state, outcome, opened_event_id, opened_at_ms, closed_event_id, "
+                     "closed_at_ms, notify_state") ==
+          "closed|failed|" + std::to_string(opens.id) + "|" + std::to_string(kT1) + "|" +
+              std::to_string(failed.id) + "|1777806000000|NULL");
+    CHECK(review_history(rig) == Rows{{std::to_string(opens.id), "stale"}});
+  }
+}
+
+SCENARIO("an opening after a terminal status without timestamps still opens",
+         "[projection_store][reviews]") {
+  Rig rig;
+  const auto failed = rig.event(tx_body("payment.failed", kReviewed, "FAILED", ""));
+  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  rig.pay(failed);
+  rig.pay(opens);
+  // The order cannot be told: the operator sees the review rather than miss it.
+  CHECK(rig.review(opens).action == ReviewAction::open);
+  CHECK(review_row(rig, "state") == "open");
+}
+
 SCENARIO("a review reopens after it was closed", "[projection_store][reviews]") {
   Rig rig;
   const auto first = rig.event(example("06-payment-requires-review.json"));

@@ -115,9 +115,14 @@ struct ReviewDecision {
 
 // `documentation_status` decides the outcome of a reviewResolved (APPROVED -> approved,
 // REJECTED -> rejected, else resolved); a terminal status closes with its lower-case name.
+// `payment`: the transaction's projected status, when known. An opening of a transaction with
+// no review yet that is older than a terminal status the payment reached later is `stale`, with
+// that status as `outcome`: the review is recorded already closed (the payment left review
+// before its requiresReview arrived).
 ReviewDecision decide_review(const std::optional<ReviewState>& current, ReviewSignal signal,
                              std::string_view status, std::string_view documentation_status,
-                             std::optional<std::int64_t> at_ms);
+                             std::optional<std::int64_t> at_ms,
+                             const std::optional<KnownStatus>& payment = std::nullopt);
 
 // ---- customers -------------------------------------------------------------------------------
 
