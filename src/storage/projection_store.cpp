@@ -129,6 +129,10 @@ SELECT r.state, r.outcome, r.cycle, r.opened_event_id, r.opened_at_ms,
 FROM reviews r WHERE r.source = ?1 AND r.transaction_id = ?2
 )sql";
 
+constexpr const char* kReviewExists = R"sql(
+SELECT 1 FROM reviews WHERE source = ?1 AND transaction_id = ?2
+)sql";
+
 constexpr const char* kSelectReviewHistory = R"sql(
 SELECT 1 FROM review_history WHERE source = ?1 AND transaction_id = ?2 AND event_id = ?3
 )sql";
@@ -215,6 +219,7 @@ struct ProjectionStore::Statements {
         upsert_customer(db, kUpsertCustomer),
         select_review(db, kSelectReview),
         select_review_history(db, kSelectReviewHistory),
+        review_exists(db, kReviewExists),
         insert_review_history(db, kInsertReviewHistory),
         insert_review(db, kInsertReview),
         reopen_review(db, kReopenReview),
@@ -225,8 +230,8 @@ struct ProjectionStore::Statements {
 
   Statement select_payment, insert_payment_history, upsert_payment;
   Statement select_customer, insert_customer_history, upsert_customer;
-  Statement select_review, select_review_history, insert_review_history, insert_review,
-      reopen_review, close_review, refine_review, fill_review, mark_notified;
+  Statement select_review, select_review_history, review_exists, insert_review_history,
+      insert_review, reopen_review, close_review, refine_review, fill_review, mark_notified;
 };
 
 ProjectionStore::ProjectionStore(Database db)
@@ -353,9 +358,18 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
   if (signal == core::ReviewSignal::none) return {};  // nothing to record, nothing to repeat
 
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
   const std::string& source = event.key.source;
   const std::string& id = f.transaction_id;
+  if (signal == core::ReviewSignal::terminal) {
+    // Most events of a payment's life end here: a terminal status of a transaction that never
+    // had a review changes nothing, so it is answered without taking the write lock. (Events of
+    // one transaction never run concurrently, and this connection is the only writer of reviews.)
+    Statement::Use exists(stmts_->review_exists);
+    exists.text(1, source);
+    exists.text(2, id);
+    if (!exists.step()) return {};
+  }
+  Transaction tx(db_);
 
   // The current review, as the rule and the notification see it.
   std::optional<core::ReviewState> current;
