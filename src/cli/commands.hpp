@@ -3,6 +3,7 @@
 // the subcommand name) and the streams to write to, and returns the exit code:
 // 0 success, 1 runtime failure, 2 usage or configuration error (one line naming the flag/key).
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -26,6 +27,16 @@ int cmd_verify(const ArgList& args, Io io);
 int cmd_healthcheck(const ArgList& args, Io io);
 int cmd_events(const ArgList& args, Io io);  // src/cli/events.cpp
 int cmd_replay(const ArgList& args, Io io);  // src/cli/replay.cpp
+// The projection commands (docs/operator-commands.md); each *_at variant takes "now" (ages,
+// default windows) so tests can fix it.
+int cmd_payments(const ArgList& args, Io io);  // src/cli/payments.cpp
+int cmd_payments_at(const ArgList& args, Io io, std::int64_t now_ms);
+int cmd_reviews(const ArgList& args, Io io);  // src/cli/reviews.cpp
+int cmd_reviews_at(const ArgList& args, Io io, std::int64_t now_ms);
+int cmd_customers(const ArgList& args, Io io);  // src/cli/customers.cpp
+int cmd_customers_at(const ArgList& args, Io io, std::int64_t now_ms);
+int cmd_compare(const ArgList& args, Io io);  // src/cli/compare.cpp
+int cmd_compare_at(const ArgList& args, Io io, std::int64_t now_ms);
 int cmd_version(const ArgList& args, Io io);
 
 }  // namespace webhook::cli

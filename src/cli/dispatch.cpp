@@ -22,6 +22,12 @@ constexpr const char* kUsage =
     "                                   check a captured delivery; exit 0 when authentic\n"
     "  events list|show ID|stats|retry ID...|--dead|purge --older-than D [--config F | --db P]\n"
     "                                   inspect, redrive and prune the inbox\n"
+    "  payments show ID [--source S]    a transaction's latest status, links and history\n"
+    "  reviews list|show TXID           the review queue: open reviews oldest first, age flags\n"
+    "  customers show ID [--source S]   a customer's level, documentation and level history\n"
+    "  compare [--a NAME] [--b NAME] [--since T] [--until T]\n"
+    "                                   two sources side by side: outcomes, latency, payments\n"
+    "                                   whose final status differs (docs/operator-commands.md)\n"
     "  replay (--from LOG | --from-json PATH | --from-db DB) (--to URL | --into DB)\n"
     "                                   send captured deliveries again (docs/replay.md)\n"
     "  healthcheck [--url URL]          exit 0 when /healthz answers 200\n"
@@ -35,9 +41,10 @@ constexpr const char* kUsage =
 int run(const ArgList& argv, Io io) {
   using Command = int (*)(const ArgList&, Io);
   static const std::map<std::string, Command> commands = {
-      {"serve", cmd_serve},   {"migrate", cmd_migrate},         {"sign", cmd_sign},
-      {"verify", cmd_verify}, {"healthcheck", cmd_healthcheck}, {"version", cmd_version},
-      {"events", cmd_events}, {"replay", cmd_replay},
+      {"serve", cmd_serve},     {"migrate", cmd_migrate},         {"sign", cmd_sign},
+      {"verify", cmd_verify},   {"healthcheck", cmd_healthcheck}, {"version", cmd_version},
+      {"events", cmd_events},   {"replay", cmd_replay},           {"payments", cmd_payments},
+      {"reviews", cmd_reviews}, {"customers", cmd_customers},     {"compare", cmd_compare},
   };
   std::string name = "serve";
   ArgList rest = argv;

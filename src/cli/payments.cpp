@@ -1,0 +1,232 @@
+// `payments show ID`: one transaction as the "payments" projection knows it (latest status,
+// amounts, references, terminal times), with its refund children, parent and under/overpaid
+// companions, and the history of the events that touched it. Read-only
+// (storage::ProjectionQueries; docs/operator-commands.md).
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/events_support.hpp"
+#include "cli/projections_support.hpp"
+#include "webhook/core/clock.hpp"
+#include "webhook/storage/projection_queries.hpp"
+
+namespace webhook::cli {
+namespace {
+
+using events_cli::iso_time;
+using events_cli::printable;
+using events_cli::Table;
+using projections_cli::amount_cell;
+using projections_cli::JsonOut;
+using projections_cli::or_dash;
+using projections_cli::time_cell;
+using storage::PaymentRow;
+using storage::PaymentView;
+
+constexpr const char* kCommand = "payments";
+
+constexpr const char* kPaymentsHelp =
+    "usage: webhook-receiver payments show ID [--source S] [--json] [--config FILE | --db PATH]\n"
+    "\n"
+    "actions:\n"
+    "  show ID   one transaction as the \"payments\" projection knows it\n"
+    "\n"
+    "See webhook-receiver payments show --help.\n";
+
+constexpr const char* kShowHelp =
+    "usage: webhook-receiver payments show ID [--source S] [--json] [--config FILE | --db PATH]\n"
+    "\n"
+    "Prints the transaction ID as the \"payments\" handler projected it: the latest status and\n"
+    "the event time that set it, type, amount, externalId, customer, settlement batch, the\n"
+    "settled/expired/unsettled times as sent, documentation status; its parent (for a refund),\n"
+    "its refund children and its under/overpaid companions (same source); and the history of\n"
+    "the events it took, oldest first, with their effect: applied, stale (older than the\n"
+    "state), terminal_kept (a terminal status was kept) or no_status (fields only).\n"
+    "One block per source that has the id. Exit 1 when no source has it.\n"
+    "Opens the database read-only.\n"
+    "  --source S      only this source (production, sandbox, ...)\n"
+    "  --json          a JSON array, one object per source (empty when not found): the\n"
+    "                  columns, *_at ISO times with *_at_ms, \"parent\" (null or an object),\n"
+    "                  \"children\", \"companions\", \"history\"; amounts and ids are strings\n"
+    "  --config FILE   configuration file naming storage.sqlite_path\n"
+    "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
+    "  --db PATH       the database file itself\n";
+
+// Linked rows (children, companions) print their id cut to this many characters.
+constexpr std::size_t kMaxIdChars = 40;
+
+// ---- JSON ---------------------------------------------------------------------------------------
+
+void payment_fields(JsonOut& j, const PaymentRow& p) {
+  j.field("source", p.source);
+  j.field("transaction_id", p.transaction_id);
+  j.field_or_null("status", p.status);
+  j.time_fields("status_at", p.status_at_ms);
+  j.field("status_event_id", p.status_event_id);
+  j.field_or_null("type", p.type);
+  j.field_or_null("total_amount", p.total_amount);
+  j.field_or_null("currency", p.currency);
+  j.field_or_null("external_id", p.external_id);
+  j.field_or_null("customer_id", p.customer_id);
+  j.field_or_null("parent_payment_id", p.parent_payment_id);
+  j.field_or_null("related_payment_id", p.related_payment_id);
+  j.field_or_null("settlement_batch_id", p.settlement_batch_id);
+  j.field_or_null("documentation_status", p.documentation_status);
+  j.field_or_null("settled_at", p.settled_at);
+  j.field_or_null("expired_at", p.expired_at);
+  j.field_or_null("unsettled_at", p.unsettled_at);
+  j.field_or_null("unsettled_reason", p.unsettled_reason);
+  j.time_fields("captured_at", p.captured_at_ms);
+  j.time_fields("first_seen", p.first_seen_ms);
+  j.time_fields("last_seen", p.last_seen_ms);
+}
+
+void payment_array(JsonOut& j, std::string_view name, const std::vector<PaymentRow>& rows) {
+  j.key(name);
+  j.start_array();
+  for (const PaymentRow& row : rows) {
+    j.start_object();
+    payment_fields(j, row);
+    j.end_object();
+  }
+  j.end_array();
+}
+
+void print_json(std::ostream& out, const std::vector<PaymentView>& views) {
+  JsonOut j;
+  j.start_array();
+  for (const PaymentView& v : views) {
+    j.start_object();
+    payment_fields(j, v.payment);
+    j.key("parent");
+    if (v.parent) {
+      j.start_object();
+      payment_fields(j, *v.parent);
+      j.end_object();
+    } else {
+      j.null();
+    }
+    payment_array(j, "children", v.children);
+    payment_array(j, "companions", v.companions);
+    j.key("history");
+    j.start_array();
+    for (const auto& h : v.history) {
+      j.start_object();
+      j.field("event_id", h.event_id);
+      j.field("event_type", h.event_type);
+      j.field_or_null("status", h.status);
+      j.time_fields("occurred_at", h.occurred_at_ms);
+      j.time_fields("received_at", h.received_at_ms);
+      j.field("effect", h.effect);
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+  }
+  j.end_array();
+  out << j.str();
+}
+
+// ---- text ---------------------------------------------------------------------------------------
+
+std::string status_cell(const PaymentRow& p) {
+  if (p.status.empty()) return "(none yet)";
+  std::string cell = printable(p.status);
+  cell += p.status_at_ms ? " since " + iso_time(*p.status_at_ms)
+                         : " " + std::string(projections_cli::kNoTimestamp);
+  return cell + " (event " + std::to_string(p.status_event_id) + ")";
+}
+
+std::string linked_cell(const PaymentRow& p) {
+  return printable(p.transaction_id, kMaxIdChars) + "  " + or_dash(p.status) + "  " +
+         amount_cell(p.total_amount, p.currency);
+}
+
+void print_linked(std::ostream& out, std::string_view title, const std::vector<PaymentRow>& rows) {
+  if (rows.empty()) return;
+  out << "\n" << title << ":\n";
+  Table table;
+  table.add({"TRANSACTION", "STATUS", "AMOUNT", "TYPE", "EXTERNAL ID", "FIRST SEEN"});
+  for (const PaymentRow& p : rows) {
+    table.add({printable(p.transaction_id, kMaxIdChars), or_dash(p.status),
+               amount_cell(p.total_amount, p.currency), or_dash(p.type),
+               or_dash(printable(p.external_id, kMaxIdChars)), iso_time(p.first_seen_ms)});
+  }
+  table.print(out);
+}
+
+void print_text(std::ostream& out, const std::vector<PaymentView>& views) {
+  bool first = true;
+  for (const PaymentView& v : views) {
+    const PaymentRow& p = v.payment;
+    if (!first) out << "\n";
+    first = false;
+    out << "payment " << printable(p.transaction_id) << " (source " << printable(p.source) << ")\n";
+    Table fields;
+    fields.add({"status", status_cell(p)});
+    fields.add({"type", or_dash(p.type)});
+    fields.add({"amount", amount_cell(p.total_amount, p.currency)});
+    fields.add({"external_id", or_dash(p.external_id)});
+    fields.add({"customer", or_dash(p.customer_id)});
+    fields.add({"documentation", or_dash(p.documentation_status)});
+    fields.add({"settlement_batch", or_dash(p.settlement_batch_id)});
+    fields.add({"settled_at", or_dash(p.settled_at)});
+    fields.add({"expired_at", or_dash(p.expired_at)});
+    fields.add({"unsettled_at", or_dash(p.unsettled_at)});
+    fields.add({"unsettled_reason", or_dash(p.unsettled_reason)});
+    fields.add({"captured", p.captured_at_ms ? iso_time(*p.captured_at_ms) : "-"});
+    fields.add({"first_seen", iso_time(p.first_seen_ms)});
+    fields.add({"last_seen", iso_time(p.last_seen_ms)});
+    if (!p.parent_payment_id.empty()) {
+      fields.add({"parent", v.parent ? linked_cell(*v.parent)
+                                     : printable(p.parent_payment_id) + "  (not seen)"});
+    }
+    if (!p.related_payment_id.empty()) {
+      fields.add({"related", printable(p.related_payment_id)});
+    }
+    fields.add({"refunds", std::to_string(v.children.size())});
+    fields.add({"companions", std::to_string(v.companions.size())});
+    fields.print(out);
+    print_linked(out, "refunds", v.children);
+    print_linked(out, "companions", v.companions);
+
+    out << "\nhistory:\n";
+    Table history;
+    history.add({"RECEIVED", "OCCURRED", "EVENT", "TYPE", "STATUS", "EFFECT"});
+    for (const auto& h : v.history) {
+      history.add({iso_time(h.received_at_ms), time_cell(h.occurred_at_ms),
+                   std::to_string(h.event_id), or_dash(h.event_type), or_dash(h.status),
+                   printable(h.effect)});
+    }
+    history.print(out);
+  }
+}
+
+// ---- the action ---------------------------------------------------------------------------------
+
+}  // namespace
+
+int cmd_payments_at(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
+  const auto show = [&io](const ArgList& rest) {
+    return projections_cli::show_action(
+        rest, io, kCommand, kShowHelp, "payment", "transaction id",
+        [](storage::ProjectionQueries& q, const std::string& id,
+           const std::optional<std::string>& source) { return q.payment(id, source); },
+        [](std::ostream& out, const std::vector<PaymentView>& views, bool json, const Args&) {
+          json ? print_json(out, views) : print_text(out, views);
+        });
+  };
+  return projections_cli::run_actions(kCommand, argv, io, kPaymentsHelp, {{"show", show}});
+}
+
+int cmd_payments(const ArgList& argv, Io io) {
+  return cmd_payments_at(argv, io, core::SystemClock().now_ms());
+}
+
+}  // namespace webhook::cli

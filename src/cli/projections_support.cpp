@@ -1,0 +1,161 @@
+// Helpers shared by the projection commands (see projections_support.hpp).
+
+#include "cli/projections_support.hpp"
+
+#include <algorithm>
+#include <ostream>
+
+#include "cli/events_support.hpp"
+#include "webhook/app/config.hpp"
+#include "webhook/storage/database.hpp"
+
+namespace webhook::cli::projections_cli {
+namespace {
+
+constexpr std::int64_t kSecondMs = 1000;
+constexpr std::int64_t kMinuteMs = 60 * kSecondMs;
+constexpr std::int64_t kHourMs = 60 * kMinuteMs;
+
+}  // namespace
+
+int guarded(std::string_view command, Io io, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    io.err << "webhook-receiver " << command << ": " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const app::ConfigError& e) {
+    io.err << "webhook-receiver " << command << ": configuration: " << e.what() << "\n";
+    return 2;
+  } catch (const storage::StorageError& e) {
+    io.err << "webhook-receiver " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int run_actions(std::string_view command, const ArgList& argv, Io io, const char* help,
+                const std::vector<Action>& actions) {
+  return guarded(command, io, [&] {
+    std::string names;
+    for (const auto& [name, run] : actions) names += (names.empty() ? "" : ", ") + name;
+    if (argv.empty()) throw UsageError("needs an action (" + names + ")");
+    if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+      io.out << help;
+      return 0;
+    }
+    for (const auto& [name, run] : actions) {
+      if (argv[0] == name) return run(ArgList(argv.begin() + 1, argv.end()));
+    }
+    throw UsageError("unknown action '" + argv[0] + "' (" + names + ")");
+  });
+}
+
+std::optional<std::string> source_flag(const Args& args) {
+  std::optional<std::string> source = args.get(kSourceFlag);
+  if (args.has(kSourceFlag) && (!source || source->empty())) {
+    throw UsageError("--source needs a source name");
+  }
+  return source;
+}
+
+std::string single_id(const Args& args, std::string_view action, std::string_view what) {
+  const auto& ids = args.positionals();
+  if (ids.size() != 1 || ids.front().empty()) {
+    throw UsageError(std::string(action) + " needs exactly one " + std::string(what));
+  }
+  return ids.front();
+}
+
+int not_found(std::string_view command, Io io, std::string_view what, const std::string& id,
+              const std::optional<std::string>& source, bool json) {
+  if (json) io.out << "[]\n";
+  io.err << "webhook-receiver " << command << ": no " << what << " '"
+         << events_cli::printable(id, 80) << "'";
+  if (source) io.err << " in source '" << events_cli::printable(*source, 40) << "'";
+  io.err << "\n";
+  return 1;
+}
+
+// ---- text cells --------------------------------------------------------------------------------
+
+std::string or_dash(std::string_view text) {
+  return text.empty() ? "-" : events_cli::printable(text);
+}
+
+std::string time_cell(std::optional<std::int64_t> epoch_ms) {
+  return epoch_ms ? events_cli::iso_time(*epoch_ms) : std::string(kNoTimestamp);
+}
+
+std::string amount_cell(std::string_view amount, std::string_view currency) {
+  if (amount.empty() && currency.empty()) return "-";
+  if (currency.empty()) return events_cli::printable(amount);
+  return or_dash(amount) + " " + events_cli::printable(currency);
+}
+
+std::string duration_label(std::int64_t ms) {
+  if (ms > 0 && ms % kHourMs == 0) return std::to_string(ms / kHourMs) + "h";
+  if (ms > 0 && ms % kMinuteMs == 0) return std::to_string(ms / kMinuteMs) + "m";
+  if (ms > 0 && ms % kSecondMs == 0) return std::to_string(ms / kSecondMs) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string latency_cell(std::optional<std::int64_t> ms) {
+  if (!ms) return "-";
+  if (*ms < kSecondMs) return std::to_string(std::max<std::int64_t>(*ms, 0)) + "ms";
+  if (*ms < kMinuteMs) {
+    const std::int64_t tenths = *ms / 100;
+    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
+  }
+  return events_cli::short_age(*ms);
+}
+
+// ---- JSON --------------------------------------------------------------------------------------
+
+void JsonOut::key(std::string_view name) {
+  w_.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()), true);
+}
+
+void JsonOut::string(std::string_view text) {
+  const std::string safe = events_cli::json_safe(text);
+  w_.String(safe.data(), static_cast<rapidjson::SizeType>(safe.size()), true);
+}
+
+void JsonOut::field(std::string_view name, std::string_view text) {
+  key(name);
+  string(text);
+}
+
+void JsonOut::field(std::string_view name, std::int64_t value) {
+  key(name);
+  w_.Int64(value);
+}
+
+void JsonOut::field(std::string_view name, bool value) {
+  key(name);
+  w_.Bool(value);
+}
+
+void JsonOut::field_or_null(std::string_view name, std::string_view text) {
+  key(name);
+  if (text.empty()) {
+    w_.Null();
+  } else {
+    string(text);
+  }
+}
+
+void JsonOut::field_or_null(std::string_view name, std::optional<std::int64_t> value) {
+  key(name);
+  if (value) {
+    w_.Int64(*value);
+  } else {
+    w_.Null();
+  }
+}
+
+void JsonOut::time_fields(std::string_view base, std::optional<std::int64_t> epoch_ms) {
+  field_or_null(std::string(base) + "_ms", epoch_ms);
+  field_or_null(base, epoch_ms ? events_cli::iso_time(*epoch_ms) : std::string());
+}
+
+}  // namespace webhook::cli::projections_cli

@@ -1,0 +1,125 @@
+#pragma once
+// Shared by the projection commands (src/cli/payments.cpp, reviews.cpp, customers.cpp,
+// compare.cpp; docs/operator-commands.md): error handling and exit codes, the --source flag and
+// the id argument, cells for the text output and a small JSON writer over RapidJSON. Built on
+// events_support.hpp (database, times, Table, printable, json_safe). Nothing here reads the clock.
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/events_support.hpp"
+#include "webhook/storage/projection_queries.hpp"
+
+namespace webhook::cli::projections_cli {
+
+inline constexpr const char* kSourceFlag = "--source";
+
+// Runs `body` and returns its exit code; a UsageError becomes exit 2 and one line
+// "webhook-receiver <command>: <message> (see --help)", an app::ConfigError exit 2, a
+// storage::StorageError exit 1 (a missing database, one not migrated). Other exceptions pass.
+int guarded(std::string_view command, Io io, const std::function<int()>& body);
+
+// --source S: nullopt when absent; an empty value is a UsageError.
+std::optional<std::string> source_flag(const Args& args);
+
+// The one positional argument (`what`: "a transaction id"); a UsageError when there is none,
+// several, or it is empty.
+std::string single_id(const Args& args, std::string_view action, std::string_view what);
+
+// The not-found outcome of a `show`: "no <what> '<id>'" (and " in source 'S'") on err, exit 1;
+// with --json an empty array on out as well, so scripts always read valid JSON.
+int not_found(std::string_view command, Io io, std::string_view what, const std::string& id,
+              const std::optional<std::string>& source, bool json);
+
+// One action of a command ("list", "show") and what runs it on the arguments after its name.
+using Action = std::pair<std::string, std::function<int(const ArgList&)>>;
+
+// `<command> <action> ...` within guarded(): `--help` (or no action: a usage error) prints
+// `help`; an unknown action is a usage error naming the known ones.
+int run_actions(std::string_view command, const ArgList& argv, Io io, const char* help,
+                const std::vector<Action>& actions);
+
+// The `show ID` action of payments, reviews and customers: --config/--db, --source, --json and
+// one id (`id_name`: "transaction id"). Opens the database read-only, gets the views with
+// lookup(queries, id, source) and prints them with print(out, views, json, args); none found:
+// not_found() for a `noun` ("payment").
+template <typename Lookup, typename Print>
+int show_action(const ArgList& argv, Io io, std::string_view command, const char* help,
+                std::string_view noun, std::string_view id_name, Lookup&& lookup, Print&& print) {
+  const Args args(argv, {events_cli::kConfigFlag, events_cli::kDbFlag, kSourceFlag},
+                  {events_cli::kJsonFlag});
+  if (args.has("--help")) {
+    io.out << help;
+    return 0;
+  }
+  const std::string id = single_id(args, "show", id_name);
+  const std::optional<std::string> source = source_flag(args);
+  const bool json = args.has(events_cli::kJsonFlag);
+  storage::Database db = events_cli::open_read_only(args);
+  storage::ProjectionQueries queries(db);
+  const auto views = lookup(queries, id, source);
+  if (views.empty()) return not_found(command, io, noun, id, source, json);
+  print(io.out, views, json, args);
+  return 0;
+}
+
+// ---- text cells --------------------------------------------------------------------------------
+
+inline constexpr std::string_view kNoTimestamp = "(no timestamp)";
+
+std::string or_dash(std::string_view text);                   // printable(text), "-" for ""
+std::string time_cell(std::optional<std::int64_t> epoch_ms);  // ISO-8601, or kNoTimestamp
+std::string amount_cell(std::string_view amount, std::string_view currency);  // "48000.00 ARS"
+// A bound as the flags name it: "4h", "90m", "45s", "1500ms".
+std::string duration_label(std::int64_t ms);
+// A latency: "350ms", "2.4s", "3m 5s" (short_age beyond a minute), "-" for none.
+std::string latency_cell(std::optional<std::int64_t> ms);
+
+// ---- JSON --------------------------------------------------------------------------------------
+
+// A RapidJSON Writer with the value shapes the commands share. Strings pass through json_safe().
+class JsonOut {
+ public:
+  JsonOut() : w_(buffer_) {}
+  JsonOut(const JsonOut&) = delete;
+  JsonOut& operator=(const JsonOut&) = delete;
+
+  void start_object() { w_.StartObject(); }
+  void end_object() { w_.EndObject(); }
+  void start_array() { w_.StartArray(); }
+  void end_array() { w_.EndArray(); }
+  void key(std::string_view name);
+
+  void string(std::string_view text);
+  void integer(std::int64_t value) { w_.Int64(value); }
+  void null() { w_.Null(); }
+
+  // name: value. The optional forms write null for "" / nullopt.
+  void field(std::string_view name, std::string_view text);
+  void field(std::string_view name, const char* text) { field(name, std::string_view(text)); }
+  void field(std::string_view name, std::int64_t value);
+  void field(std::string_view name, bool value);
+  void field_or_null(std::string_view name, std::string_view text);
+  void field_or_null(std::string_view name, std::optional<std::int64_t> value);
+  // "<base>_ms": epoch ms and "<base>": ISO-8601, both null for nullopt.
+  void time_fields(std::string_view base, std::optional<std::int64_t> epoch_ms);
+
+  // The document, with a final newline.
+  std::string str() const { return std::string(buffer_.GetString()) + "\n"; }
+
+ private:
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> w_;
+};
+
+}  // namespace webhook::cli::projections_cli
