@@ -14,6 +14,7 @@ CREATE TABLE payments (
   status               TEXT    NOT NULL,
   status_at_ms         INTEGER,           -- event time of the event that set `status`
   status_event_id      INTEGER NOT NULL,  -- events.id of that event
+  latest_at_ms         INTEGER,           -- the latest event time of the events applied so far
   external_id          TEXT,
   type                 TEXT,
   total_amount         TEXT,              -- decimal string, as sent
@@ -73,7 +74,8 @@ CREATE TABLE reviews (
   opened_received_ms   INTEGER,
   closed_event_id      INTEGER,
   closed_at_ms         INTEGER,
-  notify_state         TEXT CHECK (notify_state IN ('pending', 'sent', 'skipped')),
+  -- pending: owed; sent; skipped: no notify target; cancelled: closed before it was sent
+  notify_state         TEXT CHECK (notify_state IN ('pending', 'sent', 'skipped', 'cancelled')),
   notify_event_id      INTEGER,           -- the opening that owes a notification
   notified_at_ms       INTEGER,
   updated_at_ms        INTEGER NOT NULL,

@@ -144,7 +144,9 @@ StatusEffect decide_status(const std::optional<KnownStatus>& current, std::strin
   if (status.empty()) return StatusEffect::no_status;
   // A row created by an event without a status has no status to compare against.
   if (!current || current->status.empty()) return StatusEffect::applied;
-  if (earlier(at_ms, current->at_ms)) return StatusEffect::stale;
+  if (earlier(at_ms, current->latest_at_ms ? current->latest_at_ms : current->at_ms)) {
+    return StatusEffect::stale;
+  }
   if (status == current->status) return StatusEffect::applied;
   if (!is_terminal_payment_status(current->status)) return StatusEffect::applied;
   // The current status is terminal: only a later terminal one (both timed) replaces it.

@@ -16,7 +16,7 @@ namespace {
 // ---- payments ---------------------------------------------------------------------------------
 
 constexpr const char* kSelectPayment = R"sql(
-SELECT status, status_at_ms, status_event_id FROM payments
+SELECT status, status_at_ms, status_event_id, latest_at_ms FROM payments
 WHERE source = ?1 AND transaction_id = ?2
 )sql";
 
@@ -33,13 +33,16 @@ INSERT INTO payments (source, transaction_id, status, status_at_ms, status_event
                       type, total_amount, currency, customer_id, parent_payment_id,
                       related_payment_id, settlement_batch_id, documentation_status, settled_at,
                       expired_at, unsettled_at, unsettled_reason, captured_at_ms, first_seen_ms,
-                      last_seen_ms)
+                      last_seen_ms, latest_at_ms)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-        ?20)
+        ?20, ?4)
 ON CONFLICT (source, transaction_id) DO UPDATE SET
   status          = CASE WHEN ?21 THEN excluded.status ELSE status END,
   status_at_ms    = CASE WHEN ?21 THEN excluded.status_at_ms ELSE status_at_ms END,
   status_event_id = CASE WHEN ?21 THEN excluded.status_event_id ELSE status_event_id END,
+  latest_at_ms    = CASE WHEN ?21 THEN max(coalesce(excluded.latest_at_ms, latest_at_ms),
+                                           coalesce(latest_at_ms, excluded.latest_at_ms))
+                    ELSE latest_at_ms END,
   external_id = CASE WHEN ?21 THEN coalesce(excluded.external_id, external_id)
                 ELSE coalesce(external_id, excluded.external_id) END,
   type = CASE WHEN ?21 THEN coalesce(excluded.type, type) ELSE coalesce(type, excluded.type) END,
@@ -168,7 +171,7 @@ WHERE source = ?1 AND transaction_id = ?2
 constexpr const char* kCloseReview = R"sql(
 UPDATE reviews SET state = 'closed', outcome = ?3, closed_event_id = ?4, closed_at_ms = ?5,
   documentation_status = coalesce(?6, documentation_status),
-  notify_state = CASE WHEN notify_state = 'pending' THEN 'skipped' ELSE notify_state END,
+  notify_state = CASE WHEN notify_state = 'pending' THEN 'cancelled' ELSE notify_state END,
   updated_at_ms = ?7
 WHERE source = ?1 AND transaction_id = ?2
 )sql";
@@ -249,7 +252,8 @@ PaymentApplied ProjectionStore::apply_payment(const core::StoredEvent& event,
     select.text(1, event.key.source);
     select.text(2, f.transaction_id);
     if (select.step())
-      current = core::KnownStatus{select.column_bytes(0), select.column_optional_int(1)};
+      current = core::KnownStatus{select.column_bytes(0), select.column_optional_int(1),
+                                  select.column_optional_int(3)};
   }
   const core::StatusEffect effect = core::decide_status(current, f.status, f.occurred_at_ms);
   {

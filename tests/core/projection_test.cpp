@@ -610,3 +610,10 @@ TEST_CASE("an opening older than the payment's later terminal status is recorded
                       KnownStatus{"FAILED", std::nullopt})
             .action == ReviewAction::open);
 }
+
+TEST_CASE("staleness is judged against the state's latest event time", "[projection]") {
+  // The status was set by an untimed event after a timed one of kT2.
+  const KnownStatus untimed{"REQUIRES_REVIEW", std::nullopt, kT2};
+  CHECK(decide_status(untimed, "AUTHORIZED", kT1) == StatusEffect::stale);
+  CHECK(decide_status(untimed, "CAPTURED", kT3) == StatusEffect::applied);
+}

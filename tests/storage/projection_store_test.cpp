@@ -613,7 +613,8 @@ SCENARIO("a review reopens after it was closed", "[projection_store][reviews]") 
           rig.event(tx_body("payment.settled", kReviewed, "SETTLED", "2026-05-04T12:00:00Z"));
       CHECK(rig.review(settled).action == ReviewAction::close);
       THEN("the second cycle closes with the terminal status") {
-        CHECK(review_row(rig, "state, cycle, outcome, notify_state") == "closed|2|settled|skipped");
+        CHECK(review_row(rig, "state, cycle, outcome, notify_state") ==
+              "closed|2|settled|cancelled");
       }
     }
   }
@@ -647,17 +648,17 @@ TEST_CASE("the opening's notification is owed on every re-run until mark_notifie
   CHECK(review_history(rig).size() == 1);
 }
 
-TEST_CASE("a closing event turns a pending notification into skipped",
+TEST_CASE("a closing event turns a pending notification into cancelled",
           "[projection_store][reviews]") {
   Rig rig;
   const auto opens = rig.event(example("06-payment-requires-review.json"));
   REQUIRE(rig.review(opens).notification_owed.has_value());
   rig.review(rig.event(example("07-payment-review-approved.json")));
-  CHECK(review_row(rig, "notify_state, notified_at_ms") == "skipped|NULL");
+  CHECK(review_row(rig, "notify_state, notified_at_ms") == "cancelled|NULL");
   // The opening, run again, no longer owes it.
   CHECK_FALSE(rig.review(opens).notification_owed.has_value());
   CHECK_FALSE(rig.store.mark_notified("production", kReviewed, opens.id, kReceived));
-  CHECK(review_row(rig, "notify_state") == "skipped");
+  CHECK(review_row(rig, "notify_state") == "cancelled");
 }
 
 TEST_CASE("without a notify target an opening owes nothing", "[projection_store][reviews]") {
@@ -719,4 +720,22 @@ TEST_CASE("regression (issue 6): a re-run without a notify target owes no notifi
   // Still owed once a target is back.
   CHECK(rig.review(opens, true).notification_owed.has_value());
   CHECK(review_row(rig, "notify_state") == "pending");
+}
+
+TEST_CASE("regression (issue 6): an untimed status does not let an older timed one through",
+          "[projection_store][payments]") {
+  Rig rig;
+  // CAPTURED at 10:00, then REQUIRES_REVIEW with no timestamp, then a late AUTHORIZED of 09:00.
+  CHECK(rig.pay(rig.event(tx_body("transaction.status_changed", kParent, "CAPTURED",
+                                  "2026-05-03T10:00:00Z")))
+            .effect == StatusEffect::applied);
+  CHECK(rig.pay(rig.event(tx_body("payment.requiresReview", kParent, "REQUIRES_REVIEW", "")))
+            .effect == StatusEffect::applied);
+  CHECK(rig.pay(rig.event(tx_body("transaction.status_changed", kParent, "AUTHORIZED",
+                                  "2026-05-03T09:00:00Z")))
+            .effect == StatusEffect::stale);
+  // The status shown has no time of its own; the latest known time is kept apart.
+  CHECK(payment_row(rig, kParent,
+                    "status || '|' || coalesce(status_at_ms, 'NULL') || '|' || "
+                    "latest_at_ms") == "REQUIRES_REVIEW|NULL|1777802400000");
 }

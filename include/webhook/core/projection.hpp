@@ -61,6 +61,9 @@ std::optional<CustomerFacts> customer_facts(std::string_view body);
 struct KnownStatus {
   std::string status;
   std::optional<std::int64_t> at_ms;  // event time of the event that set it
+  // The latest event time of the events applied so far (an untimed event can set the status
+  // after a timed one); nullopt: at_ms.
+  std::optional<std::int64_t> latest_at_ms = std::nullopt;
 };
 
 enum class StatusEffect {
@@ -71,7 +74,8 @@ enum class StatusEffect {
 };
 std::string_view to_string(StatusEffect e);
 
-// `current`: nullopt for a transaction seen for the first time. A terminal status replaces
+// `current`: nullopt for a transaction seen for the first time. Stale means older than the
+// state's latest event time. A terminal status replaces
 // another terminal one only when both events have timestamps and the new one is later; the
 // same status again is applied (it refreshes the fields).
 StatusEffect decide_status(const std::optional<KnownStatus>& current, std::string_view status,
