@@ -209,7 +209,13 @@ void ServiceMetrics::on_review_notify(const worker::ReviewNotifyReport& report) 
 
 void ServiceMetrics::on_projections(const std::vector<storage::ProjectionSample>& samples,
                                     std::int64_t now_ms) {
-  // Configured sources read zero when absent from the sample; others once seen stay listed.
+  // Configured sources, and any source seen before, read zero when absent from the sample.
+  std::lock_guard lock(projections_mutex_);
+  for (const auto& s : samples) {
+    if (std::find(sources_.begin(), sources_.end(), s.source) == sources_.end()) {
+      sources_.push_back(s.source);
+    }
+  }
   std::vector<storage::ProjectionSample> all = samples;
   for (const std::string& source : sources_) {
     const bool present =

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,7 +76,8 @@ class ServiceMetrics {
   core::Family<core::Gauge>& settlement_overdue_;
   const ProjectionBounds bounds_;
   std::vector<std::string> bound_labels_;  // "4h", "24h": one per review bound
-  std::vector<std::string> sources_;
+  std::mutex projections_mutex_;      // on_projections() callers (the monitor, the constructor)
+  std::vector<std::string> sources_;  // GUARDED_BY(projections_mutex_): configured, then seen
   std::atomic<double> oldest_age_{0.0};
   std::atomic<double> settlement_age_{0.0};
 };
