@@ -58,9 +58,12 @@ constexpr const char* kCountEvents = "SELECT count(*) FROM events";
 
 // The claimable events (include/webhook/core/inbox.hpp, claim_due): pending and due, with no
 // older pending-or-processing event of their entity and no event of their entity processing.
-// Outer rows come from events_status_due; both subqueries probe events_entity.
+// Outer rows walk events_pending (migrations/0004) in id order, so the scan stops at the LIMIT
+// instead of sorting every due event (the planner would pick events_status_due and sort, hence
+// INDEXED BY); both subqueries probe events_entity. A round costs O(batch + pending events
+// skipped: not due yet, or behind an older event of their entity).
 constexpr const char* kSelectClaimable = R"sql(
-SELECT e.id FROM events AS e
+SELECT e.id FROM events AS e INDEXED BY events_pending
 WHERE e.status = 'pending' AND e.next_attempt_at_ms <= ?1
   AND NOT EXISTS (
     SELECT 1 FROM events AS o
