@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace webhook::storage {
@@ -22,6 +25,25 @@ constexpr const char* kJournalModeWal = "PRAGMA journal_mode=WAL";
 constexpr const char* kSynchronousFull = "PRAGMA synchronous=FULL";
 constexpr const char* kForeignKeysOn = "PRAGMA foreign_keys=ON";
 constexpr const char* kUserVersion = "PRAGMA user_version";
+
+// The busy handler: waits for another connection's lock in short, fixed steps until the
+// connection's busy timeout has passed. SQLite's own busy_timeout handler sleeps 1, 2, 5, 10,
+// 15, 20, 25, 25, 25, 50, 50, then 100 ms per retry, so a waiter can sleep 100 ms for a lock
+// freed after one; with ingest, claims and projections writing on three connections the write
+// lock then sits idle while they sleep (bench/results/2026-11-28-projections.md).
+constexpr auto kBusyStep = std::chrono::microseconds(500);
+
+// `timeout` carries the timeout in ms as the pointer's value (no storage to outlive the handle).
+// `count` is 0 on the first call of each wait, on the thread that waits.
+int busy_wait(void* timeout, int count) {
+  thread_local std::chrono::steady_clock::time_point started;
+  const auto now = std::chrono::steady_clock::now();
+  if (count == 0) started = now;
+  const auto limit = std::chrono::milliseconds(reinterpret_cast<std::intptr_t>(timeout));
+  if (now - started >= limit) return 0;  // give up: SQLITE_BUSY
+  std::this_thread::sleep_for(kBusyStep);
+  return 1;
+}
 
 [[noreturn]] void fail(sqlite3* db, const std::string& path, std::string_view what, int code) {
   std::string message = "sqlite database " + path + ": " + std::string(what) + ": ";
@@ -98,7 +120,8 @@ Database Database::open(const std::string& path, Mode mode, int busy_timeout_ms)
   Database db(raw, path);  // owns the handle even when opening failed
   if (rc != SQLITE_OK) fail(raw, path, "open", rc);
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  sqlite3_busy_handler(raw, busy_wait,
+                       reinterpret_cast<void*>(static_cast<std::intptr_t>(busy_timeout_ms)));
 
   // A read-only connection cannot switch the journal mode; it reads whatever the file uses.
   if (mode != Mode::read_only) {

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "storage_test_support.hpp"
 
@@ -87,17 +89,46 @@ TEST_CASE("creates the database file and its WAL with mode 0600", "[database]") 
   CHECK(permissions_of(path + "-wal") == 0600u);
 }
 
-TEST_CASE("runs in WAL mode with synchronous=FULL, foreign keys and a busy timeout", "[database]") {
+TEST_CASE("runs in WAL mode with synchronous=FULL and foreign keys", "[database]") {
   TempDir dir;
   Database db = Database::open(dir.file("inbox.db"));
 
   CHECK(query(db, "PRAGMA journal_mode") == "wal");
   CHECK(query(db, "PRAGMA synchronous") == "2");  // FULL
   CHECK(query(db, "PRAGMA foreign_keys") == "1");
-  CHECK(query(db, "PRAGMA busy_timeout") == "5000");
+}
 
-  Database custom = Database::open(dir.file("other.db"), Database::Mode::read_write_create, 250);
-  CHECK(query(custom, "PRAGMA busy_timeout") == "250");
+TEST_CASE("waits for another connection's lock up to the busy timeout, then fails busy",
+          "[database]") {
+  TempDir dir;
+  const std::string path = dir.file("inbox.db");
+  Database holder = Database::open(path);
+  Database waiter = Database::open(path, Database::Mode::read_write, 200);
+  holder.exec("BEGIN IMMEDIATE");
+
+  SECTION("a lock held past the timeout: SQLITE_BUSY after about the timeout") {
+    const auto start = std::chrono::steady_clock::now();
+    int code = 0;
+    try {
+      waiter.exec("BEGIN IMMEDIATE");
+    } catch (const StorageError& e) {
+      code = e.sqlite_code() & 0xff;
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(code == SQLITE_BUSY);
+    CHECK(waited >= std::chrono::milliseconds(200));
+    CHECK(waited < std::chrono::seconds(5));
+    holder.exec("ROLLBACK");
+  }
+  SECTION("a lock released within the timeout: the waiter gets it") {
+    std::thread release([&holder] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      holder.exec("ROLLBACK");
+    });
+    CHECK_NOTHROW(waiter.exec("BEGIN IMMEDIATE"));
+    release.join();
+    waiter.exec("ROLLBACK");
+  }
 }
 
 TEST_CASE("refuses a database written by a newer binary", "[database]") {
