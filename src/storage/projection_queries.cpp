@@ -46,18 +46,19 @@ constexpr const char* kPaymentInSource =
     "SELECT " WEBHOOK_PAYMENT_COLUMNS
     " FROM payments p WHERE p.source = ?2 AND p.transaction_id = ?1";
 
-// Index payments_parent (source, parent_payment_id).
+// Index payments_parent (source, parent_payment_id), named: without ANALYZE statistics the
+// planner may prefer walking the source's primary-key range.
 constexpr const char* kPaymentChildren =
     "SELECT " WEBHOOK_PAYMENT_COLUMNS
-    " FROM payments p WHERE p.source = ?1 AND p.parent_payment_id = ?2"
+    " FROM payments p INDEXED BY payments_parent WHERE p.source = ?1 AND p.parent_payment_id = ?2"
     " ORDER BY p.first_seen_ms, p.transaction_id";
 
-// Index payments_related (source, related_payment_id). No ORDER BY: sorting by transaction_id
-// here makes SQLite walk every payment of the source in primary-key order instead (sorted in
-// C++).
-constexpr const char* kPaymentRelatedTo =
-    "SELECT " WEBHOOK_PAYMENT_COLUMNS
-    " FROM payments p WHERE p.source = ?1 AND p.related_payment_id = ?2";
+// Index payments_related (source, related_payment_id), named as above. No ORDER BY: sorting by
+// transaction_id here made SQLite walk every payment of the source in primary-key order instead
+// (sorted in C++).
+constexpr const char* kPaymentRelatedTo = "SELECT " WEBHOOK_PAYMENT_COLUMNS
+                                          " FROM payments p INDEXED BY payments_related"
+                                          " WHERE p.source = ?1 AND p.related_payment_id = ?2";
 
 #undef WEBHOOK_PAYMENT_COLUMNS
 
