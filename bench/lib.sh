@@ -146,3 +146,84 @@ CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 busy_compilers() { { pgrep -c -x cc1plus 2>/dev/null || true; } | head -1; }
+
+# ---- shared by run_workers.sh and run_projections.sh --------------------------------------------
+# start_downstream uses the caller's DOWNSTREAM (the binary), DOWNSTREAM_THREADS, FORWARD_SECRET
+# and PIDS, and sets DOWNSTREAM_PID and DOWNSTREAM_PORT; read_into fills the caller's R.
+
+now_ms() { date +%s%3N; }
+
+fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { if (v == "" || v == "-") print "-"; else printf "%.*f", d, v }'; }
+
+load_now() { echo "load $(cut -d' ' -f1 /proc/loadavg), $(busy_compilers) cc1plus"; }
+
+# Sum of the samples of metric $2 in file $1 whose labels match regex $3 ("" = all).
+metric_sum() {
+  awk -v name="$2" -v re="${3:-}" '
+    index($0, name) == 1 { rest = substr($0, length(name) + 1)
+      if (rest ~ /^(\{| )/ && (re == "" || rest ~ re)) s += $NF }
+    END { printf "%.10g", s + 0 }' "$1"
+}
+
+# "finished done" events from /metrics on stdin.
+finished_from_metrics() {
+  awk '/^webhook_events_total\{/ { if ($0 ~ /outcome="(done|dead|unhandled)"/) f += $NF
+                                    if ($0 ~ /outcome="done"/) d += $NF }
+       END { printf "%d %d\n", f, d }'
+}
+
+# Bucketed quantiles of histogram $2 in /metrics file $1, label sets matching regex $3 summed:
+# "count p50 p90 p99", each quantile "≤ <bucket bound> ms".
+histogram_quantiles() {
+  awk -v name="$2_bucket" -v re="${3:-}" '
+    index($0, name "{") == 1 && (re == "" || $0 ~ re) {
+      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+      c[le] += $NF; if (!(le in seen)) { seen[le] = 1; les[++n] = le } }
+    END {
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) {
+        a = (les[i] == "+Inf") ? 1e308 : les[i] + 0; b = (les[j] == "+Inf") ? 1e308 : les[j] + 0
+        if (b < a) { t = les[i]; les[i] = les[j]; les[j] = t } }
+      total = c["+Inf"] + 0; printf "%d", total
+      split("0.5 0.9 0.99", qs, " ")
+      for (k = 1; k <= 3; k++) {
+        out = "-"
+        if (total > 0) for (i = 1; i <= n; i++) if (c[les[i]] >= qs[k] * total) {
+          if (les[i] == "+Inf") out = "> " prev_ms " ms"; else out = "≤ " (les[i] * 1000) " ms"
+          break } else { prev_ms = (les[i] == "+Inf") ? "?" : les[i] * 1000 }
+        printf "\t%s", out }
+      printf "\n" }' "$1"
+}
+
+# "n p50 p90 p99 max min negatives" of the numbers in file $1 (nearest rank: exact samples).
+percentiles() {
+  sort -g "$1" | awk '
+    { v[NR] = $1; if ($1 < 0) neg++ }
+    function at(q,   r) { r = int(q * NR); if (r < q * NR) r++; if (r < 1) r = 1; return v[r] }
+    END { if (NR == 0) { print "0\t-\t-\t-\t-\t-\t0"; exit }
+          printf "%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", NR, at(0.5), at(0.9), at(0.99), v[NR], v[1], neg + 0 }'
+}
+
+# read_into T KEY...: one tab-separated line from stdin into R[T.KEY]...
+read_into() {
+  local t=$1 k i=0
+  shift
+  local -a vals=()
+  IFS=$'\t' read -r -a vals || true
+  for k in "$@"; do R[$t.$k]="${vals[$i]:-}"; i=$(( i + 1 )); done
+}
+
+start_downstream() {
+  local dir=$1
+  env BENCH_FORWARD_SECRET="$FORWARD_SECRET" "$DOWNSTREAM" --port-file "$dir/downstream.port" \
+      --csv "$dir/arrivals.csv" --threads "$DOWNSTREAM_THREADS" --secret-env BENCH_FORWARD_SECRET \
+      >"$dir/downstream.out" 2>"$dir/downstream.log" &
+  DOWNSTREAM_PID=$!
+  PIDS+=("$DOWNSTREAM_PID")
+  DOWNSTREAM_PORT=""
+  for _ in $(seq 100); do
+    kill -0 "$DOWNSTREAM_PID" 2>/dev/null || break
+    if [ -s "$dir/downstream.port" ]; then DOWNSTREAM_PORT="$(tr -d '[:space:]' <"$dir/downstream.port")"; break; fi
+    sleep 0.05
+  done
+  [ -n "$DOWNSTREAM_PORT" ] || { cat "$dir/downstream.log" >&2; die "the downstream did not start"; }
+}

@@ -6,7 +6,10 @@
 // Bodies have the shapes of the Conomy fixtures (tests/fixtures/conomy/05-status-changed-settled
 // and 08-payment-settled, compacted): alternately transaction.status_changed and payment.settled,
 // every one with its own transaction id, so every line is a distinct event for the receiver's
-// dedup key. The output is a pure function of the arguments (no clock, no randomness), so two
+// dedup key. With --review-percent P, P of every 100 consecutive deliveries (spread out:
+// delivery i when (i * 37) % 100 < P) are payment.requiresReview in the shape of fixture 06
+// instead, each opening a review of its own transaction (bench/run_projections.sh); the others
+// are unchanged. The output is a pure function of the arguments (no clock, no randomness), so two
 // runs with the same arguments write the same bytes. The key is a throw-away benchmark key given
 // on the command line; never pass a real one.
 #include <charconv>
@@ -24,13 +27,16 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: webhook-bench-deliveries --key KEY --count N [--out FILE] [--first I]\n"
+    "                                [--review-percent P]\n"
     "\n"
     "Writes N pre-signed deliveries, one per line: <hex signature>\\t<compact JSON body>.\n"
     "  --key KEY    signing key (a fake benchmark key; the receiver must be given the same)\n"
     "  --count N    number of deliveries (1 - 100000000)\n"
     "  --out FILE   output file (default: standard output)\n"
     "  --first I    index of the first delivery (default 0); deliveries with different indexes\n"
-    "               have different transaction ids\n";
+    "               have different transaction ids\n"
+    "  --review-percent P\n"
+    "               P of every 100 deliveries are payment.requiresReview (0 - 100, default 0)\n";
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
   std::uint64_t value = 0;
@@ -110,12 +116,31 @@ std::string body(std::uint64_t i) {
   return b;
 }
 
+// Delivery `i` as payment.requiresReview (fixture 06): the transaction is blocked for review.
+std::string review_body(std::uint64_t i) {
+  constexpr std::string_view kCurrencies[] = {"ARS", "BRL", "MXN", "USD"};
+  std::string b;
+  b.reserve(640);
+  b += R"({"eventType":"payment.requiresReview","timestamp":")" + timestamp(i * 3);
+  b += R"(","transaction":{"id":")" + object_id("66a2b3c4", i);
+  b += R"(","externalId":"vitawallet:dep-)" + std::to_string(100000 + i);
+  b += R"(","status":"REQUIRES_REVIEW","totalAmount":")" + amount(i) + R"(","currency":")";
+  b += kCurrencies[(i / 3) % 4];
+  b += R"(","type":"LOCAL_DEPOSIT","parentPaymentId":null,"relatedPaymentId":null,"customerId":")";
+  b += object_id("66a2b3c5", i % 5000);
+  b += R"(","settledAt":null,"expiredAt":null,"unsettledAt":null,"unsettledReason":null,)";
+  b += R"("settlementBatchId":null,"documentationStatus":"PENDING_UPLOAD"},)";
+  b += R"("identity":{"id":"66a2b3c4d5e6f708aaaa0001","email":"treasury@merchant-demo.example"}})";
+  return b;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string key;
   std::optional<std::uint64_t> count;
   std::uint64_t first = 0;
+  std::uint64_t review_percent = 0;
   std::string out_path;
   for (int a = 1; a < argc; ++a) {
     const std::string_view arg = argv[a];
@@ -144,6 +169,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       first = *f;
+    } else if (arg == "--review-percent") {
+      const auto p = parse_u64(value);
+      if (!p || *p > 100) {
+        std::cerr << "webhook-bench-deliveries: --review-percent must be 0 - 100\n";
+        return 2;
+      }
+      review_percent = *p;
     } else if (arg == "--out") {
       out_path = value;
     } else {
@@ -168,8 +200,11 @@ int main(int argc, char** argv) {
 
   std::string line;
   std::uint64_t bytes = 0;
+  std::uint64_t reviews = 0;
   for (std::uint64_t i = first; i < first + *count; ++i) {
-    const std::string b = body(i);
+    const bool review = (i * 37) % 100 < review_percent;
+    const std::string b = review ? review_body(i) : body(i);
+    reviews += review ? 1 : 0;
     line.clear();
     line += webhook::core::sign_header(key, b);
     line += '\t';
@@ -184,6 +219,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "webhook-bench-deliveries: wrote " << *count << " deliveries, mean body "
-            << bytes / *count << " bytes\n";
+            << bytes / *count << " bytes";
+  if (review_percent > 0) std::cerr << ", " << reviews << " payment.requiresReview";
+  std::cerr << "\n";
   return 0;
 }
