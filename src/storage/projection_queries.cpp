@@ -148,12 +148,19 @@ FROM events
 WHERE received_at_ms >= ?1 AND received_at_ms < ?2 AND +source IN (?3, ?4)
 )sql";
 
-// Pairs (a, b) sharing an externalId where either side was seen in [?3, ?4): a walks the
-// primary key for source ?1, b is a look-up in payments_external (external_id, source).
-#define WEBHOOK_SHARED_PAIRS                                                            \
-  " FROM payments a JOIN payments b ON b.external_id = a.external_id AND b.source = ?2" \
-  " WHERE a.source = ?1 AND a.external_id IS NOT NULL"                                  \
-  " AND ((a.first_seen_ms < ?4 AND a.last_seen_ms >= ?3)"                               \
+// Pairs (a, b) sharing an externalId where either side was seen in [?3, ?4). The candidates are
+// the externalIds of the payments of either source seen in the window (index payments_seen,
+// migrations/0004), so the cost follows the window, not every payment of source a; each side is
+// then a look-up in payments_external (external_id, source).
+#define WEBHOOK_SHARED_PAIRS                                                         \
+  " FROM (SELECT external_id FROM payments WHERE source = ?1 AND last_seen_ms >= ?3" \
+  "         AND first_seen_ms < ?4 AND external_id IS NOT NULL"                      \
+  "       UNION"                                                                     \
+  "       SELECT external_id FROM payments WHERE source = ?2 AND last_seen_ms >= ?3" \
+  "         AND first_seen_ms < ?4 AND external_id IS NOT NULL) AS ids"              \
+  " JOIN payments a ON a.external_id = ids.external_id AND a.source = ?1"            \
+  " JOIN payments b ON b.external_id = ids.external_id AND b.source = ?2"            \
+  " WHERE ((a.first_seen_ms < ?4 AND a.last_seen_ms >= ?3)"                          \
   " OR (b.first_seen_ms < ?4 AND b.last_seen_ms >= ?3))"
 
 constexpr const char* kCompareCounts =

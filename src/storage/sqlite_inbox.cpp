@@ -210,7 +210,6 @@ struct SqliteInbox::Statements {
         select_event_by_id(database, kSelectEventById),
         select_event_by_key(database, kSelectEventByKey),
         count_events(database, kCountEvents),
-        select_claimable(database, kSelectClaimable),
         claim_event(database, kClaimEvent),
         mark_finished(database, kMarkFinished),
         schedule_retry(database, kScheduleRetry),
@@ -265,7 +264,9 @@ struct SqliteInbox::Statements {
   Statement select_event_by_id;
   Statement select_event_by_key;
   Statement count_events;
-  Statement select_claimable;
+  // Prepared at the first claim: it names an index of migrations/0004, and a connection that only
+  // stores or reads (the CLI on an older file) must not need it.
+  std::unique_ptr<Statement> select_claimable;
   Statement claim_event;
   Statement mark_finished;
   Statement schedule_retry;
@@ -341,7 +342,10 @@ std::vector<core::StoredEvent> SqliteInbox::claim_due(std::int64_t now_ms, std::
   Transaction tx(db_, Transaction::Kind::immediate);
   std::vector<std::int64_t> ids;
   {
-    Statement::Use select(stmts_->select_claimable);
+    if (!stmts_->select_claimable) {
+      stmts_->select_claimable = std::make_unique<Statement>(db_, kSelectClaimable);
+    }
+    Statement::Use select(*stmts_->select_claimable);
     select.integer(1, now_ms);
     select.integer(2, sql_limit(limit));
     while (select.step()) ids.push_back(select.column_int(0));
