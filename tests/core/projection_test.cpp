@@ -11,20 +11,15 @@
 #include <string>
 #include <string_view>
 
+#include "support/conomy_payloads.hpp"
+
 using namespace webhook::core;
+using webhook::testing::conomy_example;
 
 namespace {
 
-std::string example(const std::string& name) {
-  std::ifstream in(std::string(WEBHOOK_EXAMPLES_DIR) + "/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 PaymentFacts payment_of(const std::string& name) {
-  const auto facts = payment_facts(example(name));
+  const auto facts = payment_facts(conomy_example(name));
   REQUIRE(facts.has_value());
   return *facts;
 }
@@ -149,7 +144,7 @@ TEST_CASE("payment facts of the settlement, review and refund samples", "[projec
 }
 
 TEST_CASE("the customer sample has customer facts and no payment facts", "[projection][facts]") {
-  const std::string body = example("10-customer-level-changed.json");
+  const std::string body = conomy_example("10-customer-level-changed.json");
   CHECK_FALSE(payment_facts(body).has_value());
   const auto f = customer_facts(body);
   REQUIRE(f.has_value());
@@ -170,7 +165,7 @@ TEST_CASE("transaction samples have no customer facts", "[projection][facts]") {
         "09-payment-refund-created.json", "11-purchase-underpaid.json",
         "12-unknown-future-event.json"}) {
     INFO(name);
-    const std::string body = example(name);
+    const std::string body = conomy_example(name);
     CHECK(payment_facts(body).has_value());
     CHECK_FALSE(customer_facts(body).has_value());
   }
@@ -578,7 +573,7 @@ TEST_CASE("implies_documented: an approved document or a level above BASIC",
   CHECK_FALSE(implies_documented(f));
   f.operation_level = "";
   CHECK_FALSE(implies_documented(f));
-  CHECK(implies_documented(*customer_facts(example("10-customer-level-changed.json"))));
+  CHECK(implies_documented(*customer_facts(conomy_example("10-customer-level-changed.json"))));
 }
 
 TEST_CASE("regression (issue 6): a state without a status takes the first status",

@@ -14,70 +14,22 @@
 #include <vector>
 
 #include "storage/storage_test_support.hpp"
+#include "support/conomy_payloads.hpp"
+#include "support/sql_rows.hpp"
 #include "webhook/core/envelope.hpp"
 
 using namespace webhook;
 using core::CustomerEffect;
 using core::ReviewAction;
 using core::StatusEffect;
+using testing::conomy_example;
+using testing::customer_body;
+using testing::rows;
+using testing::Rows;
+using testing::tx_body;
+using testing::value;
 
 namespace {
-
-using Rows = std::vector<std::vector<std::string>>;
-
-// Every row of `sql`, each column as text ("NULL" for NULL).
-Rows rows(storage::Database& db, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-  Rows out;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-      const unsigned char* text = sqlite3_column_text(stmt, i);
-      row.emplace_back(text == nullptr ? "NULL" : reinterpret_cast<const char*>(text));
-    }
-    out.push_back(std::move(row));
-  }
-  sqlite3_finalize(stmt);
-  return out;
-}
-
-// The single value of a one-row, one-column query.
-std::string value(storage::Database& db, const std::string& sql) {
-  const Rows r = rows(db, sql);
-  REQUIRE(r.size() == 1);
-  REQUIRE(r[0].size() == 1);
-  return r[0][0];
-}
-
-std::string example(const std::string& name) {
-  std::ifstream in(std::string(WEBHOOK_EXAMPLES_DIR) + "/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// A transaction event body in the eventType shape; `timestamp` "" leaves it out, `extra` is
-// more members of the transaction object (",\"k\":\"v\"...").
-std::string tx_body(const std::string& type, const std::string& id, const std::string& status,
-                    const std::string& timestamp, const std::string& extra = "") {
-  std::string body = R"({"eventType":")" + type + '"';
-  if (!timestamp.empty()) body += R"(,"timestamp":")" + timestamp + '"';
-  body += R"(,"transaction":{"id":")" + id + '"';
-  if (!status.empty()) body += R"(,"status":")" + status + '"';
-  return body + extra + "}}";
-}
-
-std::string customer_body(const std::string& id, const std::string& level,
-                          std::optional<int> documents, const std::string& timestamp) {
-  std::string body = R"({"eventType":"customer.levelChanged")";
-  if (!timestamp.empty()) body += R"(,"timestamp":")" + timestamp + '"';
-  body += R"(,"customer":{"id":")" + id + R"(","clientId":"demo-client-ar","operationLevel":")" +
-          level + '"';
-  if (documents) body += R"(,"documentsCount":)" + std::to_string(*documents);
-  return body + R"(,"autoCreated":true}})";
-}
 
 // The event type and entity kind as ingest() reads them.
 core::Envelope envelope_of(const std::string& body) {
@@ -172,9 +124,9 @@ Rows review_history(Rig& rig, const std::string& id = kReviewed) {
 
 TEST_CASE("applying the same event twice changes nothing", "[projection_store]") {
   Rig rig;
-  const auto captured = rig.event(example("04-status-changed-captured.json"));
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
-  const auto customer = rig.event(example("10-customer-level-changed.json"));
+  const auto captured = rig.event(conomy_example("04-status-changed-captured.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
+  const auto customer = rig.event(conomy_example("10-customer-level-changed.json"));
 
   CHECK_FALSE(rig.pay(captured).already_applied);
   CHECK_FALSE(rig.pay(opens).already_applied);
@@ -255,9 +207,9 @@ SCENARIO("a transaction moves through CAPTURED, RECEIVED, SETTLED and keeps SETT
 
 TEST_CASE("a refund child is linked to its parent", "[projection_store][payments]") {
   Rig rig;
-  rig.pay(rig.event(example("04-status-changed-captured.json")));
-  rig.pay(rig.event(example("05-status-changed-settled.json")));
-  rig.pay(rig.event(example("09-payment-refund-created.json")));
+  rig.pay(rig.event(conomy_example("04-status-changed-captured.json")));
+  rig.pay(rig.event(conomy_example("05-status-changed-settled.json")));
+  rig.pay(rig.event(conomy_example("09-payment-refund-created.json")));
 
   CHECK(rows(rig.db(),
              "SELECT transaction_id, status, type, total_amount FROM payments "
@@ -271,7 +223,7 @@ TEST_CASE("a refund child is linked to its parent", "[projection_store][payments
 
 TEST_CASE("an under/overpaid companion is linked", "[projection_store][payments]") {
   Rig rig;
-  rig.pay(rig.event(example("11-purchase-underpaid.json")));
+  rig.pay(rig.event(conomy_example("11-purchase-underpaid.json")));
   CHECK(payment_row(rig, "66a2b3c4d5e6f70812345603", "related_payment_id") ==
         "66a2b3c4d5e6f70812345604");
 }
@@ -279,7 +231,7 @@ TEST_CASE("an under/overpaid companion is linked", "[projection_store][payments]
 TEST_CASE("the settlement batch id is kept when a later event has null",
           "[projection_store][payments]") {
   Rig rig;
-  rig.pay(rig.event(example("05-status-changed-settled.json")));
+  rig.pay(rig.event(conomy_example("05-status-changed-settled.json")));
   // The same status again, later, without the batch id (applied: refreshes the other fields).
   const auto again = rig.event(tx_body(
       "payment.settled", kParent, "SETTLED", "2026-05-02T16:45:00Z",
@@ -325,9 +277,9 @@ TEST_CASE("captured_at_ms is the first capture", "[projection_store][payments]")
 TEST_CASE("without timestamps captured_at_ms is the receipt of the first capture",
           "[projection_store][payments]") {
   Rig rig;
-  const auto captured = rig.event(example("01-legacy-transaction-captured.json"));
+  const auto captured = rig.event(conomy_example("01-legacy-transaction-captured.json"));
   rig.pay(captured);
-  rig.pay(rig.event(example("02-legacy-transaction-received.json")));
+  rig.pay(rig.event(conomy_example("02-legacy-transaction-received.json")));
   const std::string id = "65f1a0c2b7e4d9a1c3e5f701";
   CHECK(payment_row(rig, id, "captured_at_ms") == std::to_string(captured.received_at_ms));
   CHECK(payment_row(rig, id, "status || ' ' || coalesce(status_at_ms, 'none')") == "RECEIVED none");
@@ -354,8 +306,8 @@ TEST_CASE(
 
 TEST_CASE("payments of two sources live side by side", "[projection_store][payments]") {
   Rig rig;
-  rig.pay(rig.event(example("04-status-changed-captured.json"), "sandbox"));
-  rig.pay(rig.event(example("05-status-changed-settled.json"), "production"));
+  rig.pay(rig.event(conomy_example("04-status-changed-captured.json"), "sandbox"));
+  rig.pay(rig.event(conomy_example("05-status-changed-settled.json"), "production"));
   CHECK(rows(rig.db(), "SELECT source, status FROM payments ORDER BY source") ==
         Rows{{"production", "SETTLED"}, {"sandbox", "CAPTURED"}});
 }
@@ -430,8 +382,8 @@ TEST_CASE(
 
 TEST_CASE("a review is opened then approved", "[projection_store][reviews]") {
   Rig rig;
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
-  const auto approved = rig.event(example("07-payment-review-approved.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
+  const auto approved = rig.event(conomy_example("07-payment-review-approved.json"));
 
   const auto opened = rig.review(opens);
   CHECK(opened.action == ReviewAction::open);
@@ -469,7 +421,7 @@ TEST_CASE("a review is opened then approved", "[projection_store][reviews]") {
 
 TEST_CASE("a review is opened then rejected", "[projection_store][reviews]") {
   Rig rig;
-  rig.review(rig.event(example("06-payment-requires-review.json")));
+  rig.review(rig.event(conomy_example("06-payment-requires-review.json")));
   const auto rejected =
       rig.event(tx_body("payment.reviewRejected", kReviewed, "FAILED", "2026-05-03T15:00:00Z",
                         R"(,"documentationStatus":"REJECTED")"));
@@ -491,8 +443,8 @@ TEST_CASE("a review is opened then rejected", "[projection_store][reviews]") {
 TEST_CASE("reviewResolved after reviewApproved keeps the outcome approved",
           "[projection_store][reviews]") {
   Rig rig;
-  rig.review(rig.event(example("06-payment-requires-review.json")));
-  rig.review(rig.event(example("07-payment-review-approved.json")));
+  rig.review(rig.event(conomy_example("06-payment-requires-review.json")));
+  rig.review(rig.event(conomy_example("07-payment-review-approved.json")));
   const auto resolved =
       rig.event(tx_body("payment.reviewResolved", kReviewed, "CAPTURED", "2026-05-03T14:02:09Z",
                         R"(,"documentationStatus":null)"));
@@ -505,19 +457,19 @@ TEST_CASE("reviewResolved after reviewApproved keeps the outcome approved",
 TEST_CASE("a generic resolution is refined by the specific decision",
           "[projection_store][reviews]") {
   Rig rig;
-  rig.review(rig.event(example("06-payment-requires-review.json")));
+  rig.review(rig.event(conomy_example("06-payment-requires-review.json")));
   rig.review(
       rig.event(tx_body("payment.reviewResolved", kReviewed, "CAPTURED", "2026-05-03T14:02:09Z")));
   CHECK(review_row(rig, "outcome") == "resolved");
-  CHECK(rig.review(rig.event(example("07-payment-review-approved.json"))).action ==
+  CHECK(rig.review(rig.event(conomy_example("07-payment-review-approved.json"))).action ==
         ReviewAction::refine);
   CHECK(review_row(rig, "state, outcome, documentation_status") == "closed|approved|APPROVED");
 }
 
 SCENARIO("a decision that arrives before its opening", "[projection_store][reviews]") {
   Rig rig;
-  const auto approved = rig.event(example("07-payment-review-approved.json"));
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  const auto approved = rig.event(conomy_example("07-payment-review-approved.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
 
   const auto closed = rig.review(approved);
   CHECK(closed.action == ReviewAction::close);
@@ -551,7 +503,7 @@ SCENARIO("an opening that arrives after the payment's terminal status",
   // payment.failed at 11:00 is delivered first; the requiresReview of 10:12:30 arrives late.
   const auto failed =
       rig.event(tx_body("payment.failed", kReviewed, "FAILED", "2026-05-03T11:00:00Z"));
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
   rig.pay(failed);
   CHECK(rig.review(failed).action == ReviewAction::none);  // no review yet: nothing recorded
   rig.pay(opens);
@@ -572,7 +524,7 @@ SCENARIO("an opening after a terminal status without timestamps still opens",
          "[projection_store][reviews]") {
   Rig rig;
   const auto failed = rig.event(tx_body("payment.failed", kReviewed, "FAILED", ""));
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
   rig.pay(failed);
   rig.pay(opens);
   // The order cannot be told: the operator sees the review rather than miss it.
@@ -582,10 +534,10 @@ SCENARIO("an opening after a terminal status without timestamps still opens",
 
 SCENARIO("a review reopens after it was closed", "[projection_store][reviews]") {
   Rig rig;
-  const auto first = rig.event(example("06-payment-requires-review.json"));
+  const auto first = rig.event(conomy_example("06-payment-requires-review.json"));
   rig.review(first);
   rig.store.mark_notified("production", kReviewed, first.id, kReceived + 1);
-  rig.review(rig.event(example("07-payment-review-approved.json")));
+  rig.review(rig.event(conomy_example("07-payment-review-approved.json")));
 
   WHEN("a second requiresReview arrives") {
     const auto second =
@@ -623,7 +575,7 @@ SCENARIO("a review reopens after it was closed", "[projection_store][reviews]") 
 TEST_CASE("the opening's notification is owed on every re-run until mark_notified",
           "[projection_store][reviews]") {
   Rig rig;
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
   REQUIRE(rig.review(opens).notification_owed.has_value());
 
   const auto rerun = rig.review(opens);
@@ -651,9 +603,9 @@ TEST_CASE("the opening's notification is owed on every re-run until mark_notifie
 TEST_CASE("a closing event turns a pending notification into cancelled",
           "[projection_store][reviews]") {
   Rig rig;
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
   REQUIRE(rig.review(opens).notification_owed.has_value());
-  rig.review(rig.event(example("07-payment-review-approved.json")));
+  rig.review(rig.event(conomy_example("07-payment-review-approved.json")));
   CHECK(review_row(rig, "notify_state, notified_at_ms") == "cancelled|NULL");
   // The opening, run again, no longer owes it.
   CHECK_FALSE(rig.review(opens).notification_owed.has_value());
@@ -663,7 +615,8 @@ TEST_CASE("a closing event turns a pending notification into cancelled",
 
 TEST_CASE("without a notify target an opening owes nothing", "[projection_store][reviews]") {
   Rig rig;
-  const auto opened = rig.review(rig.event(example("06-payment-requires-review.json")), false);
+  const auto opened =
+      rig.review(rig.event(conomy_example("06-payment-requires-review.json")), false);
   CHECK(opened.action == ReviewAction::open);
   CHECK_FALSE(opened.notification_owed.has_value());
   CHECK(review_row(rig, "state, notify_state") == "open|skipped");
@@ -671,9 +624,9 @@ TEST_CASE("without a notify target an opening owes nothing", "[projection_store]
 
 TEST_CASE("events that say nothing about a review leave no review", "[projection_store][reviews]") {
   Rig rig;
-  CHECK(rig.review(rig.event(example("04-status-changed-captured.json"))).action ==
+  CHECK(rig.review(rig.event(conomy_example("04-status-changed-captured.json"))).action ==
         ReviewAction::none);
-  CHECK(rig.review(rig.event(example("05-status-changed-settled.json"))).action ==
+  CHECK(rig.review(rig.event(conomy_example("05-status-changed-settled.json"))).action ==
         ReviewAction::none);
   CHECK(value(rig.db(), "SELECT count(*) FROM reviews") == "0");
 }
@@ -689,7 +642,7 @@ TEST_CASE("regression (issue 6): an untimed opening does not make a timed decisi
   CHECK(review_row(rig, "opened_at_ms") == std::to_string(opens.received_at_ms));
   CHECK(opens.received_at_ms > kT2);
 
-  const auto approved = rig.event(example("07-payment-review-approved.json"));
+  const auto approved = rig.event(conomy_example("07-payment-review-approved.json"));
   CHECK(rig.review(approved).action == ReviewAction::close);
   CHECK(review_row(rig, "state, outcome") == "closed|approved");
 }
@@ -699,7 +652,7 @@ TEST_CASE("regression (issue 6): an untimed closing does not make a timed reopen
   // Closed by an untimed legacy failure (closed_at_ms is its receipt time), then a new opening
   // stamped before that receipt but after the first cycle: arrival order decides, it reopens.
   Rig rig;
-  rig.review(rig.event(example("06-payment-requires-review.json")));
+  rig.review(rig.event(conomy_example("06-payment-requires-review.json")));
   rig.review(rig.event(R"({"event":"Transaction.Failed","data":{"transaction":{"id":")" +
                        kReviewed + R"(","status":"FAILED"}}})"));
   CHECK(review_row(rig, "state, outcome") == "closed|failed");
@@ -712,7 +665,7 @@ TEST_CASE("regression (issue 6): an untimed closing does not make a timed reopen
 TEST_CASE("regression (issue 6): a re-run without a notify target owes no notification",
           "[projection_store][reviews][regression]") {
   Rig rig;
-  const auto opens = rig.event(example("06-payment-requires-review.json"));
+  const auto opens = rig.event(conomy_example("06-payment-requires-review.json"));
   REQUIRE(rig.review(opens, true).notification_owed.has_value());
   const auto rerun = rig.review(opens, false);
   CHECK(rerun.already_applied);

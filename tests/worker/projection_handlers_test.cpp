@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "storage/storage_test_support.hpp"
+#include "support/conomy_payloads.hpp"
+#include "support/sql_rows.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/core/dedup_key.hpp"
 #include "webhook/core/envelope.hpp"
@@ -27,43 +29,14 @@
 
 using namespace webhook;
 using namespace std::chrono_literals;
+using webhook::testing::conomy_example;
 using webhook::testing::Downstream;
+using webhook::testing::rows;
+using webhook::testing::Rows;
 using webhook::testing::ScriptedResponse;
+using webhook::testing::value;
 
 namespace {
-
-using Rows = std::vector<std::vector<std::string>>;
-
-Rows rows(storage::Database& db, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-  Rows out;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-      const unsigned char* text = sqlite3_column_text(stmt, i);
-      row.emplace_back(text == nullptr ? "NULL" : reinterpret_cast<const char*>(text));
-    }
-    out.push_back(std::move(row));
-  }
-  sqlite3_finalize(stmt);
-  return out;
-}
-
-std::string value(storage::Database& db, const std::string& sql) {
-  const Rows r = rows(db, sql);
-  REQUIRE(r.size() == 1);
-  REQUIRE(r[0].size() == 1);
-  return r[0][0];
-}
-
-std::string example(const std::string& name) {
-  std::ifstream in(std::string(WEBHOOK_EXAMPLES_DIR) + "/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // The forward secret of these tests: plain text, so raw key bytes (obviously not a real one).
 constexpr const char* kNotifySecret = "test-only-notify-secret-not-real";
@@ -157,7 +130,7 @@ SCENARIO("a notification target that fails twice then succeeds", "[projection_ha
     Downstream target({http_status(500), http_status(500), http_status(200)});
     Rig rig(target.url("/operators"));
     const std::int64_t t0 = rig.clock.now_ms();
-    const auto id = rig.deliver(example("06-payment-requires-review.json"));
+    const auto id = rig.deliver(conomy_example("06-payment-requires-review.json"));
 
     WHEN("the opening is handled") {
       REQUIRE(rig.dispatcher->run_once() == 1);
@@ -231,7 +204,7 @@ SCENARIO("a notification target that always fails", "[projection_handlers][notif
   GIVEN("a target answering 500 every time") {
     Downstream target({http_status(500), http_status(500), http_status(500), http_status(500)});
     Rig rig(target.url());
-    const auto id = rig.deliver(example("06-payment-requires-review.json"));
+    const auto id = rig.deliver(conomy_example("06-payment-requires-review.json"));
 
     WHEN("the attempts run out") {
       REQUIRE(rig.dispatcher->run_once() == 1);
@@ -273,8 +246,8 @@ TEST_CASE("the entity handlers ignore events of the other entity kind", "[projec
   Rig rig("");
   auto& payments = *rig.handlers.find("payments");
   auto& customers = *rig.handlers.find("customers");
-  const auto customer = rig.event(rig.deliver(example("10-customer-level-changed.json")));
-  const auto payment = rig.event(rig.deliver(example("04-status-changed-captured.json")));
+  const auto customer = rig.event(rig.deliver(conomy_example("10-customer-level-changed.json")));
+  const auto payment = rig.event(rig.deliver(conomy_example("04-status-changed-captured.json")));
 
   CHECK(payments.handle(customer).kind == worker::HandlerResult::Kind::ok);
   CHECK(customers.handle(payment).kind == worker::HandlerResult::Kind::ok);
@@ -296,7 +269,7 @@ TEST_CASE("every sample delivery is handled by the three handlers", "[projection
         "07-payment-review-approved.json", "08-payment-settled.json",
         "09-payment-refund-created.json", "10-customer-level-changed.json",
         "11-purchase-underpaid.json", "12-unknown-future-event.json"}) {
-    rig.deliver(example(name));
+    rig.deliver(conomy_example(name));
   }
   // One event per entity at a time: each pass takes the next event of every transaction.
   std::size_t handled = 0;
@@ -314,7 +287,7 @@ TEST_CASE("every sample delivery is handled by the three handlers", "[projection
 TEST_CASE("an unknown event type with a transaction object is handled without error",
           "[projection_handlers]") {
   Rig rig("");
-  const auto id = rig.deliver(example("12-unknown-future-event.json"));
+  const auto id = rig.deliver(conomy_example("12-unknown-future-event.json"));
   REQUIRE(rig.dispatcher->run_once() == 1);
   const auto e = rig.event(id);
   CHECK(e.status == "done");
@@ -401,7 +374,7 @@ TEST_CASE("the operator notification of a bare reopened review", "[projection_ha
 TEST_CASE("the notification the handler sends is the review's", "[projection_handlers][notify]") {
   Downstream target({});
   Rig rig(target.url());
-  const auto id = rig.deliver(example("06-payment-requires-review.json"));
+  const auto id = rig.deliver(conomy_example("06-payment-requires-review.json"));
   REQUIRE(rig.dispatcher->run_once() == 1);
   CHECK(rig.event(id).status == "done");
   const auto requests = target.requests();
@@ -431,7 +404,7 @@ TEST_CASE(
   // retried event must not use the missing target.
   Downstream target({http_status(500)});
   Rig rig(target.url());
-  const auto id = rig.deliver(example("06-payment-requires-review.json"));
+  const auto id = rig.deliver(conomy_example("06-payment-requires-review.json"));
   REQUIRE(rig.dispatcher->run_once() == 1);
   REQUIRE(rig.event(id).status == "pending");
 
