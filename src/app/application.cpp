@@ -49,13 +49,9 @@ struct Application::Impl {
     facts.max_backlog_age_ms = config.monitoring.max_backlog_age_ms;
     facts.last_commit_ok = last_commit_ok.load();
     const ReadinessVerdict verdict = judge_readiness(facts);
-    std::string details;
-    if (monitor) {
-      details = readiness_details(monitor->projections(), source_names(config),
-                                  metrics.oldest_settlement_event_age_seconds(), metrics.bounds(),
-                                  clock.now_ms());
-    }
-    return {verdict.ready, verdict.reason, std::move(details)};
+    return {verdict.ready, verdict.reason,
+            readiness_details(metrics.projections(), metrics.oldest_settlement_event_age_seconds(),
+                              metrics.bounds(), clock.now_ms())};
   }
 
   Config config;

@@ -34,11 +34,6 @@ std::string Monitor::storage_problem() const {
   return storage_problem_;
 }
 
-std::vector<storage::ProjectionSample> Monitor::projections() const {
-  std::lock_guard lock(mutex_);
-  return projections_;
-}
-
 void Monitor::run() {
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
@@ -50,7 +45,6 @@ void Monitor::run() {
 
 void Monitor::sample_once() {
   std::string problem;
-  std::vector<storage::ProjectionSample> projections;
   try {
     // Wait for the lock no longer than one interval (at most 2 s): a longer wait is the answer.
     const int busy_ms = static_cast<int>(std::min<std::int64_t>(interval_.count(), 2000));
@@ -60,8 +54,8 @@ void Monitor::sample_once() {
     const std::int64_t now = clock_.now_ms();
     metrics_.on_backlog(storage::sample_backlog(db), now);
     const ProjectionBounds& b = metrics_.bounds();
-    projections = storage::sample_projections(db, now, b.review_flag_ms, b.settlement_overdue_ms);
-    metrics_.on_projections(projections, now);
+    metrics_.on_projections(
+        storage::sample_projections(db, now, b.review_flag_ms, b.settlement_overdue_ms), now);
   } catch (const std::exception& e) {
     problem = std::string("storage: ") + e.what();
   }
@@ -70,7 +64,6 @@ void Monitor::sample_once() {
     std::lock_guard lock(mutex_);
     previous = storage_problem_;
     storage_problem_ = problem;
-    if (problem.empty()) projections_ = std::move(projections);
   }
   if (problem != previous) {
     if (problem.empty()) {

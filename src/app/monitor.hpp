@@ -3,8 +3,7 @@
 // fresh, so that neither endpoint touches SQLite on an I/O thread.
 //  1. Every interval: probe the write lock (BEGIN IMMEDIATE; ROLLBACK) on its own connection,
 //     then sample the backlog and the projections (open reviews, settlement) into ServiceMetrics.
-//  2. storage_problem() is the last probe's failure ("" when writable); projections() the last
-//     projection sample (for /readyz details).
+//  2. storage_problem() is the last probe's failure ("" when writable).
 // Thread: start()/stop() from the owner; storage_problem() from any thread.
 
 #include <chrono>
@@ -12,11 +11,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "webhook/app/service_metrics.hpp"
 #include "webhook/core/clock.hpp"
-#include "webhook/storage/backlog.hpp"
 
 namespace webhook::app {
 
@@ -32,7 +29,6 @@ class Monitor {
   void start();
   void stop();
   std::string storage_problem() const;
-  std::vector<storage::ProjectionSample> projections() const;
 
  private:
   void run();
@@ -44,9 +40,8 @@ class Monitor {
   const core::Clock& clock_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;                               // GUARDED_BY(mutex_)
-  std::string storage_problem_;                         // GUARDED_BY(mutex_)
-  std::vector<storage::ProjectionSample> projections_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;        // GUARDED_BY(mutex_)
+  std::string storage_problem_;  // GUARDED_BY(mutex_)
   std::thread thread_;
 };
 

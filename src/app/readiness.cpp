@@ -5,19 +5,13 @@
 
 #include <algorithm>
 
+#include "webhook/core/timestamp.hpp"
+
 namespace webhook::app {
 namespace {
 
 std::int64_t age_s(std::int64_t now_ms, std::int64_t since_ms) {
   return since_ms == 0 ? 0 : std::max<std::int64_t>(0, (now_ms - since_ms) / 1000);
-}
-
-// "over_4h", "over_24h", "over_90m", "over_45s".
-std::string over_key(std::int64_t ms) {
-  const std::int64_t s = ms / 1000;
-  if (s % 3600 == 0) return "over_" + std::to_string(s / 3600) + "h";
-  if (s % 60 == 0) return "over_" + std::to_string(s / 60) + "m";
-  return "over_" + std::to_string(s) + "s";
 }
 
 }  // namespace
@@ -34,19 +28,9 @@ ReadinessVerdict judge_readiness(const ReadinessFacts& f) {
   return {true, {}};
 }
 
-std::string readiness_details(const std::vector<storage::ProjectionSample>& sampled,
-                              const std::vector<std::string>& sources,
+std::string readiness_details(const std::vector<storage::ProjectionSample>& samples,
                               double settlement_event_age_s, const ProjectionBounds& bounds,
                               std::int64_t now_ms) {
-  std::vector<storage::ProjectionSample> samples;
-  for (const std::string& source : sources) {
-    const auto it = std::find_if(sampled.begin(), sampled.end(),
-                                 [&](const auto& s) { return s.source == source; });
-    samples.push_back(it != sampled.end() ? *it : storage::ProjectionSample{.source = source});
-  }
-  for (const auto& s : sampled) {
-    if (std::find(sources.begin(), sources.end(), s.source) == sources.end()) samples.push_back(s);
-  }
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto key = [&w](const std::string& k) {
@@ -84,7 +68,7 @@ std::string readiness_details(const std::vector<storage::ProjectionSample>& samp
     w.Key("oldest_open_age_s");
     w.Int64(age_s(now_ms, s.oldest_open_review_ms));
     for (std::size_t i = 0; i < bounds.review_flag_ms.size(); ++i) {
-      key(over_key(bounds.review_flag_ms[i]));
+      key("over_" + core::duration_label(bounds.review_flag_ms[i]));
       w.Int64(i < s.open_reviews_older.size() ? s.open_reviews_older[i] : 0);
     }
     w.EndObject();

@@ -4,6 +4,8 @@
 #include <array>
 #include <map>
 
+#include "webhook/core/timestamp.hpp"
+
 namespace webhook::app {
 namespace {
 
@@ -24,14 +26,6 @@ constexpr std::array<std::string_view, 9> kGroups = {"all",       "settlement", 
 
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
-}
-
-// A bound as a label: "4h", "24h", "90m", else seconds ("45s").
-std::string duration_label(std::int64_t ms) {
-  const std::int64_t s = ms / 1000;
-  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
-  if (s % 60 == 0) return std::to_string(s / 60) + "m";
-  return std::to_string(s) + "s";
 }
 
 double age_seconds(std::int64_t now_ms, std::int64_t since_ms) {
@@ -131,7 +125,7 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
           {"source"})),
       bounds_(std::move(bounds)),
       sources_(std::move(sources)) {
-  for (std::int64_t b : bounds_.review_flag_ms) bound_labels_.push_back(duration_label(b));
+  for (std::int64_t b : bounds_.review_flag_ms) bound_labels_.push_back(core::duration_label(b));
   notify_sla_.with().set(static_cast<double>(bounds_.notify_sla_ms) / 1000.0);
   on_projections({}, 0);  // zeros for every configured source
   // Every group exists from the start, so dashboards see zeros, not gaps.
@@ -209,18 +203,18 @@ void ServiceMetrics::on_review_notify(const worker::ReviewNotifyReport& report) 
 
 void ServiceMetrics::on_projections(const std::vector<storage::ProjectionSample>& samples,
                                     std::int64_t now_ms) {
-  // Configured sources, and any source seen before, read zero when absent from the sample.
+  // Configured sources first, then any other source seen before; absent from the sample: zero.
   std::lock_guard lock(projections_mutex_);
   for (const auto& s : samples) {
     if (std::find(sources_.begin(), sources_.end(), s.source) == sources_.end()) {
       sources_.push_back(s.source);
     }
   }
-  std::vector<storage::ProjectionSample> all = samples;
+  std::vector<storage::ProjectionSample> all;
   for (const std::string& source : sources_) {
-    const bool present =
-        std::any_of(all.begin(), all.end(), [&](const auto& s) { return s.source == source; });
-    if (!present) all.push_back({source, 0, 0, {}, 0, 0, 0});
+    const auto it = std::find_if(samples.begin(), samples.end(),
+                                 [&](const auto& s) { return s.source == source; });
+    all.push_back(it != samples.end() ? *it : storage::ProjectionSample{.source = source});
   }
   for (const storage::ProjectionSample& s : all) {
     reviews_open_.with({s.source}).set(static_cast<double>(s.open_reviews));
@@ -233,6 +227,12 @@ void ServiceMetrics::on_projections(const std::vector<storage::ProjectionSample>
     awaiting_oldest_age_.with({s.source}).set(age_seconds(now_ms, s.oldest_awaiting_ms));
     settlement_overdue_.with({s.source}).set(static_cast<double>(s.overdue_settlement));
   }
+  projections_ = std::move(all);
+}
+
+std::vector<storage::ProjectionSample> ServiceMetrics::projections() const {
+  std::lock_guard lock(projections_mutex_);
+  return projections_;
 }
 
 std::string ServiceMetrics::render() const { return registry_.render(); }

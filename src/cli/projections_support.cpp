@@ -92,13 +92,6 @@ std::string amount_cell(std::string_view amount, std::string_view currency) {
   return or_dash(amount) + " " + events_cli::printable(currency);
 }
 
-std::string duration_label(std::int64_t ms) {
-  if (ms > 0 && ms % kHourMs == 0) return std::to_string(ms / kHourMs) + "h";
-  if (ms > 0 && ms % kMinuteMs == 0) return std::to_string(ms / kMinuteMs) + "m";
-  if (ms > 0 && ms % kSecondMs == 0) return std::to_string(ms / kSecondMs) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 std::string latency_cell(std::optional<std::int64_t> ms) {
   if (!ms) return "-";
   if (*ms < kSecondMs) return std::to_string(std::max<std::int64_t>(*ms, 0)) + "ms";

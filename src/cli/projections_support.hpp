@@ -80,8 +80,6 @@ inline constexpr std::string_view kNoTimestamp = "(no timestamp)";
 std::string or_dash(std::string_view text);                   // printable(text), "-" for ""
 std::string time_cell(std::optional<std::int64_t> epoch_ms);  // ISO-8601, or kNoTimestamp
 std::string amount_cell(std::string_view amount, std::string_view currency);  // "48000.00 ARS"
-// A bound as the flags name it: "4h", "90m", "45s", "1500ms".
-std::string duration_label(std::int64_t ms);
 // A latency: "350ms", "2.4s", "3m 5s" (short_age beyond a minute), "-" for none.
 std::string latency_cell(std::optional<std::int64_t> ms);
 

@@ -18,6 +18,7 @@
 #include "cli/projections_support.hpp"
 #include "webhook/app/config.hpp"
 #include "webhook/core/clock.hpp"
+#include "webhook/core/timestamp.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::cli {
@@ -113,7 +114,7 @@ std::optional<std::int64_t> passed_bound(const ReviewRow& r,
 }
 
 std::string flag_label(std::optional<std::int64_t> bound) {
-  return bound ? "over " + projections_cli::duration_label(*bound) : std::string();
+  return bound ? "over " + core::duration_label(*bound) : std::string();
 }
 
 std::optional<std::int64_t> open_age(const ReviewRow& r, std::int64_t now_ms) {

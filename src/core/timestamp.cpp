@@ -25,6 +25,13 @@ std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
 
 }  // namespace
 
+std::string duration_label(std::int64_t ms) {
+  if (ms > 0 && ms % kHourMs == 0) return std::to_string(ms / kHourMs) + "h";
+  if (ms > 0 && ms % kMinuteMs == 0) return std::to_string(ms / kMinuteMs) + "m";
+  if (ms > 0 && ms % kSecondMs == 0) return std::to_string(ms / kSecondMs) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) {
   const auto y = digits(s, 0, 4);
   const auto mo = digits(s, 5, 2);

@@ -5,22 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <exception>
-
 #include "webhook/log/log.hpp"
 
 namespace webhook::worker {
 namespace {
-
-// Storage failures (busy, disk full) are transient from the event's point of view.
-template <typename Apply>
-HandlerResult guarded(std::string_view name, Apply&& apply) {
-  try {
-    return apply();
-  } catch (const std::exception& e) {
-    return HandlerResult::retry(std::string(name) + ": " + e.what());
-  }
-}
 
 class PaymentsHandler final : public Handler {
  public:
@@ -30,10 +18,8 @@ class PaymentsHandler final : public Handler {
     if (event.entity_kind != "transaction") return HandlerResult::success();
     const auto facts = core::payment_facts(event.body);
     if (!facts) return HandlerResult::success();  // no transaction object: nothing to keep
-    return guarded(kPaymentsHandler, [&] {
-      store_.apply_payment(event, *facts);
-      return HandlerResult::success();
-    });
+    store_.apply_payment(event, *facts);
+    return HandlerResult::success();
   }
 
  private:
@@ -48,10 +34,8 @@ class CustomersHandler final : public Handler {
     if (event.entity_kind != "customer") return HandlerResult::success();
     const auto facts = core::customer_facts(event.body);
     if (!facts) return HandlerResult::success();
-    return guarded(kCustomersHandler, [&] {
-      store_.apply_customer(event, *facts);
-      return HandlerResult::success();
-    });
+    store_.apply_customer(event, *facts);
+    return HandlerResult::success();
   }
 
  private:
@@ -67,12 +51,10 @@ class ReviewsHandler final : public Handler {
     if (event.entity_kind != "transaction") return HandlerResult::success();
     const auto facts = core::payment_facts(event.body);
     if (!facts) return HandlerResult::success();
-    return guarded(kReviewsHandler, [&] {
-      const storage::ReviewApplied applied =
-          store_.apply_review(event, *facts, options_.notify != nullptr);
-      if (!applied.notification_owed || !options_.notify) return HandlerResult::success();
-      return notify(event, *applied.notification_owed);
-    });
+    const storage::ReviewApplied applied =
+        store_.apply_review(event, *facts, options_.notify != nullptr);
+    if (!applied.notification_owed || !options_.notify) return HandlerResult::success();
+    return notify(event, *applied.notification_owed);
   }
 
  private:

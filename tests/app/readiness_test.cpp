@@ -43,6 +43,8 @@ TEST_CASE("a backlog older than the bound makes the service not ready; 0 means n
 
 TEST_CASE("readiness details list settlement and review figures per source, ages at now",
           "[readiness]") {
+  webhook::storage::ProjectionSample production;
+  production.source = "production";
   webhook::storage::ProjectionSample sandbox;
   sandbox.source = "sandbox";
   sandbox.open_reviews = 3;
@@ -51,19 +53,13 @@ TEST_CASE("readiness details list settlement and review figures per source, ages
   sandbox.awaiting_settlement = 5;
   sandbox.oldest_awaiting_ms = 91'000'000;  // 10 000 s before now
   sandbox.overdue_settlement = 0;
-  webhook::storage::ProjectionSample extra;
-  extra.source = "old-source";  // not configured any more, still reported
-  extra.awaiting_settlement = 1;
-  extra.oldest_awaiting_ms = 100'000'000;
   const webhook::app::ProjectionBounds bounds{300000, {14400000, 86400000}, 3600000};
-  const std::string details = webhook::app::readiness_details(
-      {sandbox, extra}, {"production", "sandbox"}, 42.7, bounds, 101'000'000);
+  const std::string details =
+      webhook::app::readiness_details({production, sandbox}, 42.7, bounds, 101'000'000);
   CHECK(details ==
         R"({"settlement":{"oldest_unprocessed_event_age_s":42,"overdue_after_s":3600,"sources":{)"
         R"("production":{"awaiting":0,"oldest_awaiting_age_s":0,"overdue":0},)"
-        R"("sandbox":{"awaiting":5,"oldest_awaiting_age_s":10000,"overdue":0},)"
-        R"("old-source":{"awaiting":1,"oldest_awaiting_age_s":1000,"overdue":0}}},)"
+        R"("sandbox":{"awaiting":5,"oldest_awaiting_age_s":10000,"overdue":0}}},)"
         R"("reviews":{"production":{"open":0,"oldest_open_age_s":0,"over_4h":0,"over_24h":0},)"
-        R"("sandbox":{"open":3,"oldest_open_age_s":100000,"over_4h":2,"over_24h":1},)"
-        R"("old-source":{"open":0,"oldest_open_age_s":0,"over_4h":0,"over_24h":0}}})");
+        R"("sandbox":{"open":3,"oldest_open_age_s":100000,"over_4h":2,"over_24h":1}}})");
 }

@@ -119,3 +119,12 @@ TEST_CASE("rejects garbage and empty text without reading past the end", "[times
     }
   }
 }
+
+TEST_CASE("duration_label names a duration in its largest whole unit", "[timestamp]") {
+  CHECK(webhook::core::duration_label(14400000) == "4h");
+  CHECK(webhook::core::duration_label(86400000) == "24h");
+  CHECK(webhook::core::duration_label(5400000) == "90m");
+  CHECK(webhook::core::duration_label(45000) == "45s");
+  CHECK(webhook::core::duration_label(1500) == "1500ms");
+  CHECK(webhook::core::duration_label(0) == "0ms");
+}

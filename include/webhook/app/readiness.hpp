@@ -31,10 +31,9 @@ ReadinessVerdict judge_readiness(const ReadinessFacts& facts);
 //   {"settlement":{"oldest_unprocessed_event_age_s":N,"overdue_after_s":N,
 //                  "sources":{"<source>":{"awaiting":N,"oldest_awaiting_age_s":N,"overdue":N}}},
 //    "reviews":{"<source>":{"open":N,"oldest_open_age_s":N,"over_4h":N,"over_24h":N}}}
-// Ages are whole seconds at `now_ms`. Every name in `sources` is listed (zeros when absent from
-// `samples`), in that order, then any other source of the samples.
+// Ages are whole seconds at `now_ms`; sources in the order of `samples`
+// (ServiceMetrics::projections()).
 std::string readiness_details(const std::vector<storage::ProjectionSample>& samples,
-                              const std::vector<std::string>& sources,
                               double settlement_event_age_s, const ProjectionBounds& bounds,
                               std::int64_t now_ms);
 

@@ -43,6 +43,9 @@ class ServiceMetrics {
   void on_review_notify(const worker::ReviewNotifyReport& report);
   // Replaces the review and settlement gauges with this sample, taken at `now_ms`.
   void on_projections(const std::vector<storage::ProjectionSample>& samples, std::int64_t now_ms);
+  // The last projection sample, one entry per source: the configured ones in their order, then
+  // any other seen since start (zeros where the sample had none). For /readyz details.
+  std::vector<storage::ProjectionSample> projections() const;
 
   std::string render() const;
   // Age in seconds of the oldest unfinished event at the last sample (0 when none).
@@ -76,8 +79,9 @@ class ServiceMetrics {
   core::Family<core::Gauge>& settlement_overdue_;
   const ProjectionBounds bounds_;
   std::vector<std::string> bound_labels_;  // "4h", "24h": one per review bound
-  std::mutex projections_mutex_;      // on_projections() callers (the monitor, the constructor)
+  mutable std::mutex projections_mutex_;
   std::vector<std::string> sources_;  // GUARDED_BY(projections_mutex_): configured, then seen
+  std::vector<storage::ProjectionSample> projections_;  // GUARDED_BY(projections_mutex_)
   std::atomic<double> oldest_age_{0.0};
   std::atomic<double> settlement_age_{0.0};
 };

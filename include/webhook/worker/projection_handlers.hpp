@@ -6,7 +6,8 @@
 //  - "customers": one record per customer (customer-scoped events);
 //  - "reviews": the review queue (payment.requiresReview opens, decisions and terminal statuses
 //    close), and, with a notify target, one operator notification per opening.
-// Every handler is idempotent (storage::ProjectionStore). A storage error is a retry. A review
+// Every handler is idempotent (storage::ProjectionStore). A storage error (StorageError) escapes
+// to the dispatcher, which retries it like any exception and logs the handler's name. A review
 // whose notification fails is retried by the worker pool like any failure of its event: the
 // projection is not applied twice, only the notification is sent again; once the attempts are
 // exhausted the event is a dead letter, and a redrive sends the notification again.
