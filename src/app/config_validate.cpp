@@ -10,18 +10,25 @@
 #include <string_view>
 
 #include "app/config_internal.hpp"
+#include "webhook/worker/projection_handlers.hpp"
 
 namespace webhook::app::config_internal {
 namespace {
 
 constexpr std::string_view kReservedPaths[] = {"/healthz", "/readyz", "/metrics"};
-// Handlers that exist without configuration (worker/handler.hpp, worker/projection_handlers.hpp).
-constexpr std::string_view kBuiltinHandlers[] = {"log", "payments", "reviews", "customers"};
-const std::string kBuiltinList = "log, payments, reviews, customers";
+
+// "log, payments, reviews, customers", for messages.
+std::string builtin_list() {
+  std::string list;
+  for (std::string_view name : worker::kBuiltinHandlers) {
+    list += (list.empty() ? "" : ", ") + std::string(name);
+  }
+  return list;
+}
 
 bool is_builtin_handler(std::string_view name) {
-  return std::find(std::begin(kBuiltinHandlers), std::end(kBuiltinHandlers), name) !=
-         std::end(kBuiltinHandlers);
+  return std::find(worker::kBuiltinHandlers.begin(), worker::kBuiltinHandlers.end(), name) !=
+         worker::kBuiltinHandlers.end();
 }
 
 bool is_ipv4(std::string_view text) {
@@ -118,7 +125,7 @@ void validate_handlers(const Config& config, const Blame& blame) {
     const std::string at = "handlers." + h.name;
     if (!is_lower_name(h.name)) blame.fail(at, "handler names must match [a-z0-9_-]+");
     if (is_builtin_handler(h.name))
-      blame.fail(at, "\"" + h.name + "\" is a built-in handler (" + kBuiltinList +
+      blame.fail(at, "\"" + h.name + "\" is a built-in handler (" + builtin_list() +
                          "); choose another name");
     if (h.type == "forward") {
       bool http = h.url.starts_with("http://") && h.url.size() > 7;
@@ -164,7 +171,7 @@ void validate_routes(const Config& config, const Blame& blame) {
       if (!defined)
         blame.fail(at + ".handlers[" + std::to_string(j) + "]",
                    "unknown handler \"" + name +
-                       "\" (define it under handlers, or use a built-in: " + kBuiltinList + ")");
+                       "\" (define it under handlers, or use a built-in: " + builtin_list() + ")");
     }
     if (r.retry && r.retry->max_ms < r.retry->initial_ms)
       blame.fail(at + ".retry.max_ms", "must be at least the route's retry.initial_ms");

@@ -26,7 +26,7 @@ class LogHandler final : public Handler {
 
 }  // namespace
 
-HandlerRegistry::HandlerRegistry() { add("log", make_log_handler()); }
+HandlerRegistry::HandlerRegistry() { add(std::string(kLogHandler), make_log_handler()); }
 
 // Start-up only (not thread-safe against find()). A later handler of the same name replaces the
 // earlier one, so configuration may override "log". A null handler is a programming error.

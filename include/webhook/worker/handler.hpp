@@ -37,6 +37,8 @@ class Handler {
   virtual HandlerResult handle(const core::StoredEvent& event) = 0;
 };
 
+inline constexpr std::string_view kLogHandler = "log";
+
 // Handlers by name. The built-in "log" handler is always present.
 class HandlerRegistry {
  public:

@@ -12,6 +12,7 @@
 // projection is not applied twice, only the notification is sent again; once the attempts are
 // exhausted the event is a dead letter, and a redrive sends the notification again.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,10 @@ namespace webhook::worker {
 inline constexpr std::string_view kPaymentsHandler = "payments";
 inline constexpr std::string_view kCustomersHandler = "customers";
 inline constexpr std::string_view kReviewsHandler = "reviews";
+// Every handler that exists without configuration ("log" and the projections), in the order the
+// configuration's messages list them.
+inline constexpr std::array<std::string_view, 4> kBuiltinHandlers = {
+    kLogHandler, kPaymentsHandler, kReviewsHandler, kCustomersHandler};
 
 // One notification attempt, for metrics. Called on a worker thread.
 struct ReviewNotifyReport {
