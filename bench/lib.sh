@@ -147,6 +147,18 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 busy_compilers() { { pgrep -c -x cc1plus 2>/dev/null || true; } | head -1; }
 
+# build_tools TARGET...: builds the targets in $BUILD_PATH ($BUILD_DIR) with $JOBS jobs: the
+# release preset for build/release, otherwise a RelWithDebInfo directory configured when missing.
+build_tools() {
+  say "building (RelWithDebInfo, $BUILD_DIR)"
+  if [ "$BUILD_DIR" = build/release ]; then
+    cmake --preset release >/dev/null
+  elif [ ! -f "$BUILD_PATH/CMakeCache.txt" ]; then
+    cmake -S "$ROOT" -B "$BUILD_PATH" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBHOOK_WERROR=OFF >/dev/null
+  fi
+  cmake --build "$BUILD_PATH" -j"$JOBS" --target "$@"
+}
+
 # ---- shared by run_workers.sh and run_projections.sh --------------------------------------------
 # start_downstream uses the caller's DOWNSTREAM (the binary), DOWNSTREAM_THREADS, FORWARD_SECRET
 # and PIDS, and sets DOWNSTREAM_PID and DOWNSTREAM_PORT; read_into fills the caller's R.

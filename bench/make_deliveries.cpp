@@ -9,7 +9,11 @@
 // dedup key. With --review-percent P, P of every 100 consecutive deliveries (spread out:
 // delivery i when (i * 37) % 100 < P) are payment.requiresReview in the shape of fixture 06
 // instead, each opening a review of its own transaction (bench/run_projections.sh); the others
-// are unchanged. The output is a pure function of the arguments (no clock, no randomness), so two
+// are unchanged. With --entities E (the worker pool's hot-entity case, bench/run_workers.sh) every
+// delivery is instead a transaction.status_changed of transaction i mod E, so the dispatcher must
+// run the events of one transaction one at a time; each is still a distinct event because its
+// status, part of that event's dedup key, is a synthetic "STEP-<i>" (the receiver stores any
+// status text). The output is a pure function of the arguments (no clock, no randomness), so two
 // runs with the same arguments write the same bytes. The key is a throw-away benchmark key given
 // on the command line; never pass a real one.
 #include <charconv>
@@ -27,7 +31,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: webhook-bench-deliveries --key KEY --count N [--out FILE] [--first I]\n"
-    "                                [--review-percent P]\n"
+    "                                [--review-percent P | --entities E]\n"
     "\n"
     "Writes N pre-signed deliveries, one per line: <hex signature>\\t<compact JSON body>.\n"
     "  --key KEY    signing key (a fake benchmark key; the receiver must be given the same)\n"
@@ -36,7 +40,9 @@ constexpr const char* kUsage =
     "  --first I    index of the first delivery (default 0); deliveries with different indexes\n"
     "               have different transaction ids\n"
     "  --review-percent P\n"
-    "               P of every 100 deliveries are payment.requiresReview (0 - 100, default 0)\n";
+    "               P of every 100 deliveries are payment.requiresReview (0 - 100, default 0)\n"
+    "  --entities E every delivery a transaction.status_changed of transaction i mod E\n"
+    "               (1 - N; status STEP-<i>, so each is still a distinct event)\n";
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
   std::uint64_t value = 0;
@@ -134,6 +140,27 @@ std::string review_body(std::uint64_t i) {
   return b;
 }
 
+// Delivery `i` of the hot-entity case: a transaction.status_changed of transaction i mod E.
+std::string entity_body(std::uint64_t i, std::uint64_t entities) {
+  const std::uint64_t tx = i % entities;
+  char step[32];
+  std::snprintf(step, sizeof step, "STEP-%09llu", static_cast<unsigned long long>(i));
+  std::string b;
+  b.reserve(600);
+  b += R"({"eventType":"transaction.status_changed","timestamp":")" + timestamp(i);
+  b += R"(","transaction":{"id":")" + object_id("66a2b3c6", tx);
+  b += R"(","externalId":"inv-hot-)" + std::to_string(tx);
+  b += R"(","status":")";
+  b += step;
+  b += R"(","totalAmount":")" + amount(tx);
+  b += R"(","currency":"USD","type":"TOPUP_ACCOUNT","parentPaymentId":null,)";
+  b += R"("relatedPaymentId":null,"customerId":"66a2b3c5d5e6f708aaaa0002","settledAt":null,)";
+  b += R"("expiredAt":null,"unsettledAt":null,"unsettledReason":null,"settlementBatchId":null,)";
+  b += R"("documentationStatus":null},)";
+  b += R"("identity":{"id":"66a2b3c4d5e6f708aaaa0001","email":"treasury@merchant-demo.example"}})";
+  return b;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,6 +168,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint64_t> count;
   std::uint64_t first = 0;
   std::uint64_t review_percent = 0;
+  std::optional<std::uint64_t> entities;
   std::string out_path;
   for (int a = 1; a < argc; ++a) {
     const std::string_view arg = argv[a];
@@ -176,6 +204,12 @@ int main(int argc, char** argv) {
         return 2;
       }
       review_percent = *p;
+    } else if (arg == "--entities") {
+      entities = parse_u64(value);
+      if (!entities || *entities < 1) {
+        std::cerr << "webhook-bench-deliveries: --entities must be a positive integer\n";
+        return 2;
+      }
     } else if (arg == "--out") {
       out_path = value;
     } else {
@@ -185,6 +219,11 @@ int main(int argc, char** argv) {
   }
   if (key.empty() || !count) {
     std::cerr << "webhook-bench-deliveries: --key and --count are required\n" << kUsage;
+    return 2;
+  }
+  if (entities && (*entities > *count || review_percent > 0)) {
+    std::cerr
+        << "webhook-bench-deliveries: --entities must be 1 - count, without --review-percent\n";
     return 2;
   }
 
@@ -203,7 +242,7 @@ int main(int argc, char** argv) {
   std::uint64_t reviews = 0;
   for (std::uint64_t i = first; i < first + *count; ++i) {
     const bool review = (i * 37) % 100 < review_percent;
-    const std::string b = review ? review_body(i) : body(i);
+    const std::string b = entities ? entity_body(i, *entities) : review ? review_body(i) : body(i);
     reviews += review ? 1 : 0;
     line.clear();
     line += webhook::core::sign_header(key, b);

@@ -106,15 +106,7 @@ done
 
 # ---- build --------------------------------------------------------------------------------------
 TOOLS=(webhook-bench-deliveries webhook-bench-downstream webhook-bench-load webhook-bench-projection-db)
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  say "building (RelWithDebInfo, $BUILD_DIR)"
-  if [ "$BUILD_DIR" = build/release ]; then
-    cmake --preset release >/dev/null
-  elif [ ! -f "$BUILD_PATH/CMakeCache.txt" ]; then
-    cmake -S "$ROOT" -B "$BUILD_PATH" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBHOOK_WERROR=OFF >/dev/null
-  fi
-  cmake --build "$BUILD_PATH" -j"$JOBS" --target webhook-receiver "${TOOLS[@]}"
-fi
+[ "${BENCH_SKIP_BUILD:-0}" = 1 ] || build_tools webhook-receiver "${TOOLS[@]}"
 RECEIVER="$BUILD_PATH/webhook-receiver"
 GENERATOR="$BUILD_PATH/bench/webhook-bench-deliveries"
 DOWNSTREAM="$BUILD_PATH/bench/webhook-bench-downstream"

@@ -37,7 +37,8 @@
 #   BENCH_DRAIN_TIMEOUT=180     seconds to wait, after the last acknowledgement, for processing
 #   BENCH_PAUSE=3               seconds of rest between targets
 #   BENCH_NOTE                  free text added to the report's notes
-#   BENCH_SKIP_BUILD=1          use the binaries already built in build/release
+#   BENCH_BUILD_DIR=build/release  where the binaries are (built there unless BENCH_SKIP_BUILD=1)
+#   BENCH_SKIP_BUILD=1          use the binaries already built in BENCH_BUILD_DIR
 #   BENCH_RESULTS_DIR           default bench/results; BENCH_KEEP_TMP=1 keeps the temp dir
 # Traffic goes only to 127.0.0.1; every process started here is stopped by its PID.
 set -Eeuo pipefail
@@ -61,7 +62,7 @@ DRAIN_TIMEOUT="${BENCH_DRAIN_TIMEOUT:-180}"
 PAUSE="${BENCH_PAUSE:-3}"
 RESULTS_DIR="${BENCH_RESULTS_DIR:-bench/results}"
 JOBS="${BENCH_JOBS:-2}"
-BUILD_DIR="build/release"
+BUILD_DIR="${BENCH_BUILD_DIR:-build/release}"
 BUILD_PATH="$ROOT/$BUILD_DIR"
 # Throw-away keys, known to the tools and the receiver only. Never real ones.
 KEY="whsec_bench_not_a_secret_0123456789"
@@ -93,18 +94,13 @@ for tool in curl sqlite3 cmake awk sort; do
 done
 
 # ---- build --------------------------------------------------------------------------------------
-TOOLS=(webhook-bench-deliveries webhook-bench-downstream webhook-bench-load webhook-bench-entity-deliveries)
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  say "building (release preset, $BUILD_DIR)"
-  cmake --preset release >/dev/null
-  cmake --build --preset release -j"$JOBS" --target webhook-receiver "${TOOLS[@]}"
-fi
+TOOLS=(webhook-bench-deliveries webhook-bench-downstream webhook-bench-load)
+[ "${BENCH_SKIP_BUILD:-0}" = 1 ] || build_tools webhook-receiver "${TOOLS[@]}"
 RECEIVER="$BUILD_PATH/webhook-receiver"
 GENERATOR="$BUILD_PATH/bench/webhook-bench-deliveries"
 DOWNSTREAM="$BUILD_PATH/bench/webhook-bench-downstream"
 LOADER="$BUILD_PATH/bench/webhook-bench-load"
-ENTITY_GENERATOR="$BUILD_PATH/bench/webhook-bench-entity-deliveries"
-for bin in "$RECEIVER" "$GENERATOR" "$DOWNSTREAM" "$LOADER" "$ENTITY_GENERATOR"; do
+for bin in "$RECEIVER" "$GENERATOR" "$DOWNSTREAM" "$LOADER"; do
   [ -x "$bin" ] || die "$bin not built"
 done
 
@@ -121,9 +117,9 @@ MEAN_BODY="$(sed -n 's/.*mean body \([0-9]*\) bytes.*/\1/p' "$WORK/generator.log
 HOT_FILE="$WORK/hot.tsv"
 if [ "$HOT_ENTITIES" -gt 0 ]; then
   say "generating $HOT_COUNT pre-signed deliveries of $HOT_ENTITIES transactions"
-  "$ENTITY_GENERATOR" --key "$KEY" --count "$HOT_COUNT" --entities "$HOT_ENTITIES" \
+  "$GENERATOR" --key "$KEY" --count "$HOT_COUNT" --entities "$HOT_ENTITIES" \
       --out "$HOT_FILE" 2>"$WORK/entity-generator.log" \
-    || { cat "$WORK/entity-generator.log" >&2; die "webhook-bench-entity-deliveries failed"; }
+    || { cat "$WORK/entity-generator.log" >&2; die "webhook-bench-deliveries --entities failed"; }
 fi
 
 # ---- machine description ------------------------------------------------------------------------
