@@ -27,15 +27,13 @@ int cmd_verify(const ArgList& args, Io io);
 int cmd_healthcheck(const ArgList& args, Io io);
 int cmd_events(const ArgList& args, Io io);  // src/cli/events.cpp
 int cmd_replay(const ArgList& args, Io io);  // src/cli/replay.cpp
-// The projection commands (docs/operator-commands.md); each *_at variant takes "now" (ages,
-// default windows) so tests can fix it.
+// The projection commands (docs/operator-commands.md); the *_at variants of those that compute
+// ages or windows take "now", so tests can fix it.
 int cmd_payments(const ArgList& args, Io io);  // src/cli/payments.cpp
-int cmd_payments_at(const ArgList& args, Io io, std::int64_t now_ms);
-int cmd_reviews(const ArgList& args, Io io);  // src/cli/reviews.cpp
+int cmd_reviews(const ArgList& args, Io io);   // src/cli/reviews.cpp
 int cmd_reviews_at(const ArgList& args, Io io, std::int64_t now_ms);
 int cmd_customers(const ArgList& args, Io io);  // src/cli/customers.cpp
-int cmd_customers_at(const ArgList& args, Io io, std::int64_t now_ms);
-int cmd_compare(const ArgList& args, Io io);  // src/cli/compare.cpp
+int cmd_compare(const ArgList& args, Io io);    // src/cli/compare.cpp
 int cmd_compare_at(const ArgList& args, Io io, std::int64_t now_ms);
 int cmd_version(const ArgList& args, Io io);
 

@@ -13,7 +13,6 @@
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
 #include "cli/projections_support.hpp"
-#include "webhook/core/clock.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::cli {
@@ -157,7 +156,7 @@ void print_json(std::ostream& out, const std::vector<CustomerView>& views) {
 
 }  // namespace
 
-int cmd_customers_at(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
+int cmd_customers(const ArgList& argv, Io io) {
   const auto show = [&io](const ArgList& rest) {
     return projections_cli::show_action(
         rest, io, kCommand, kShowHelp, "customer", "customer id",
@@ -168,10 +167,6 @@ int cmd_customers_at(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
         });
   };
   return projections_cli::run_actions(kCommand, argv, io, kCustomersHelp, {{"show", show}});
-}
-
-int cmd_customers(const ArgList& argv, Io io) {
-  return cmd_customers_at(argv, io, core::SystemClock().now_ms());
 }
 
 }  // namespace webhook::cli

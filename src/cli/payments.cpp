@@ -13,7 +13,6 @@
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
 #include "cli/projections_support.hpp"
-#include "webhook/core/clock.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::cli {
@@ -208,11 +207,9 @@ void print_text(std::ostream& out, const std::vector<PaymentView>& views) {
   }
 }
 
-// ---- the action ---------------------------------------------------------------------------------
-
 }  // namespace
 
-int cmd_payments_at(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
+int cmd_payments(const ArgList& argv, Io io) {
   const auto show = [&io](const ArgList& rest) {
     return projections_cli::show_action(
         rest, io, kCommand, kShowHelp, "payment", "transaction id",
@@ -223,10 +220,6 @@ int cmd_payments_at(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
         });
   };
   return projections_cli::run_actions(kCommand, argv, io, kPaymentsHelp, {{"show", show}});
-}
-
-int cmd_payments(const ArgList& argv, Io io) {
-  return cmd_payments_at(argv, io, core::SystemClock().now_ms());
 }
 
 }  // namespace webhook::cli
