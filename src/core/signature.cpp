@@ -116,10 +116,24 @@ std::optional<std::string> event_data(const json_text::ObjectLayout& layout) {
          ",\"data\":" + layout.members[data[0]].value + "}";
 }
 
+// True when the body has no top-level member but "event", "data" and "signature": the only
+// bodies B3 may verify, since B3 signs nothing else (DESIGN.md 2: a candidate that covers part of
+// the body accepts no other members).
+bool only_event_data(const json_text::ObjectLayout& layout) {
+  const std::string event = json_text::quoted("event");
+  const std::string data = json_text::quoted("data");
+  const std::string signature = json_text::quoted(kSignatureMember);
+  for (const auto& m : layout.members) {
+    if (m.key != event && m.key != data && m.key != signature) return false;
+  }
+  return true;
+}
+
 struct SchemeCheck {
   bool verified = false;
   int slot = -1;
   BodyCandidate candidate = BodyCandidate::none;
+  bool unsigned_members = false;  // B3 matched, but the body carries members B3 does not sign
 };
 
 SchemeCheck check_header(std::span<const std::string> keys, std::string_view value,
@@ -157,7 +171,10 @@ SchemeCheck check_body(std::span<const std::string> keys, std::string_view body,
     return r;
   }
   if (const auto b3 = event_data(layout)) {
-    if (auto r = attempt(BodyCandidate::compact_event_data, *b3); r.verified) return r;
+    if (auto r = attempt(BodyCandidate::compact_event_data, *b3); r.verified) {
+      if (only_event_data(layout)) return r;
+      return {.unsigned_members = true};  // a signed {event, data} with unsigned members added
+    }
   }
   return {};
 }
@@ -214,6 +231,8 @@ std::string_view to_string(VerifyStatus s) {
       return "duplicate_header";
     case VerifyStatus::malformed_json:
       return "malformed_json";
+    case VerifyStatus::unsigned_members:
+      return "unsigned_members";
   }
   return "unknown";
 }
@@ -268,7 +287,8 @@ VerifyResult verify_signature(std::span<const std::string> keys, const SignedDel
                             ? header.verified && body.verified
                             : header.verified || body.verified;
   if (!verified) {
-    result.status = VerifyStatus::bad_signature;
+    result.status =
+        body.unsigned_members ? VerifyStatus::unsigned_members : VerifyStatus::bad_signature;
     return result;
   }
   result.status = VerifyStatus::verified;

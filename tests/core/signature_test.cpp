@@ -102,6 +102,7 @@ TEST_CASE("names every enum value and parses the scheme setting", "[signature][p
   CHECK(to_string(Scheme::body) == "body");
   CHECK(to_string(BodyCandidate::compact_event_data) == "compact_event_data");
   CHECK(to_string(VerifyStatus::duplicate_header) == "duplicate_header");
+  CHECK(to_string(VerifyStatus::unsigned_members) == "unsigned_members");
   CHECK(parse_scheme_setting("auto") == SchemeSetting::automatic);
   CHECK(parse_scheme_setting("header") == SchemeSetting::header);
   CHECK(parse_scheme_setting("body") == SchemeSetting::body);
@@ -293,7 +294,8 @@ TEST_CASE("verifies a pretty-printed body that was signed compact (B2)", "[signa
   CHECK(r.candidate == BodyCandidate::compact_ordered);
 }
 
-TEST_CASE("an extra top-level member selects B2 when signed and B3 when not", "[signature][body]") {
+TEST_CASE("an extra top-level member verifies by B2 when signed and never by B3",
+          "[signature][body]") {
   const std::string pretty_extra =
       "{\n  \"event\": \"E\",\n  \"data\": {\"n\": 1},\n  \"meta\": {\"v\": 2},\n"
       "  \"signature\": \"%\"\n}";
@@ -310,9 +312,40 @@ TEST_CASE("an extra top-level member selects B2 when signed and B3 when not", "[
   CHECK(signed_all.ok());
   CHECK(signed_all.candidate == BodyCandidate::compact_ordered);
 
+  // B3 signs only "event" and "data": "meta" would be believed without being signed.
   const auto signed_event_data = verify(body_with(sign_header(kKey, b3)));
-  CHECK(signed_event_data.ok());
-  CHECK(signed_event_data.candidate == BodyCandidate::compact_event_data);
+  CHECK_FALSE(signed_event_data.ok());
+  CHECK(signed_event_data.status == VerifyStatus::unsigned_members);
+  CHECK(signed_event_data.candidate == BodyCandidate::none);
+}
+
+TEST_CASE("B3 verifies a body of event, data and signature alone, in any order",
+          "[signature][body]") {
+  const std::string b3 = R"({"event":"E","data":{"n":1}})";
+  const std::string reordered =
+      R"({ "data" : {"n": 1}, "signature": ")" + sign_header(kKey, b3) + R"(", "event": "E" })";
+  const auto r = verify(reordered);
+  CHECK(r.ok());
+  CHECK(r.candidate == BodyCandidate::compact_event_data);
+}
+
+TEST_CASE("issue 10: a captured body-signed delivery plus unsigned members does not verify",
+          "[signature][body][forgery]") {
+  // The attack of issue 10 defect 1, on the documented vector: append members before the
+  // signature. B1 and B2 now cover them and fail; B3 matches but covers only event and data.
+  for (const std::string& extra :
+       {std::string(R"(,"eventType":"transaction.status_changed","timestamp":)"
+                    R"("2099-01-01T00:00:00Z","transaction":{"id":"VICTIM","status":"SETTLED"})"),
+        std::string(R"(,"customer":{"id":"VICTIM","operationLevel":"FULL"})"),
+        std::string(R"(,"event":"Transaction.Failed")"), std::string(R"(,"x":null)")}) {
+    INFO(extra);
+    std::string forged = kSignedB;
+    forged.insert(forged.find(R"(,"signature")"), extra);
+    const auto r = verify(forged);
+    CHECK_FALSE(r.ok());
+    CHECK((r.status == VerifyStatus::unsigned_members || r.status == VerifyStatus::bad_signature));
+  }
+  CHECK(verify(kSignedB).ok());
 }
 
 TEST_CASE("B3 needs exactly one event and one data member", "[signature][body]") {

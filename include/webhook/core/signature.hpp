@@ -4,7 +4,9 @@
 //     and what the delivery carries.
 //  2. Header scheme H: hex HMAC-SHA256 of the raw body in `X-Webhook-Signature`.
 //  3. Body scheme B: top-level "signature" member; candidates B1 raw-strip, B2 compact ordered
-//     re-serialisation, B3 compact {event, data}, tried in that order.
+//     re-serialisation, B3 compact {event, data}, tried in that order. Every byte that decides
+//     anything is covered: B1 and B2 cover every member but "signature"; B3 covers only "event"
+//     and "data", so it verifies only bodies that have no other member.
 //  4. Every comparison is constant-time; the result names the scheme, candidate and key slot that
 //     matched, never the key.
 
@@ -56,6 +58,8 @@ enum class VerifyStatus {
   bad_signature,      // a signature was present and no key matched (or it was not 64 hex chars)
   duplicate_header,   // X-Webhook-Signature appeared more than once
   malformed_json,     // the body scheme was required and the body is not a JSON object
+  unsigned_members,   // B3 matched, but the body has members B3 does not sign (a forgery, or a
+                      // platform that signs less than it sends): rejected like a bad signature
 };
 std::string_view to_string(VerifyStatus s);
 
@@ -109,7 +113,8 @@ std::optional<std::string> raw_strip(std::string_view body);
 std::optional<std::string> compact_json(std::string_view body, bool drop_top_level_signature);
 
 // B3: compact {"event":..., "data":...} built from the body's top-level members; nullopt when
-// the body has no "event" or no "data".
+// the body has no "event" or no "data". (verify_signature() accepts a B3 match only when the body
+// has no other member than these and "signature".)
 std::optional<std::string> compact_event_data(std::string_view body);
 
 }  // namespace webhook::core
