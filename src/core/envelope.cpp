@@ -1,39 +1,58 @@
 // parse_envelope(): reads the routing and dedup fields of a Conomy delivery (WEBHOOKS.md 3-4).
-//  1. Parse the bytes with RapidJSON (iterative, so deep nesting cannot exhaust the stack;
-//     numbers kept as their source text, so ids and counts never pass through a double).
-//  2. Pick the shape: a string "eventType" wins; otherwise a string "event" is the legacy shape.
-//  3. Pick the entity object and copy the few fields out; everything else is ignored.
+//  1. Parse the bytes with core's own JSON reader (json_text), the same one the body-signature
+//     scheme verifies with, so every body that verifies is read, and read the same way (bounded
+//     depth, strict UTF-8, numbers kept as their source text, unpaired surrogates as U+FFFD).
+//  2. Pick the shape and the entity object (core/payload.hpp); copy the few fields out.
+//  3. Flag what makes the identity unsafe to act on: a member named twice anywhere (a reader that
+//     keeps the last would see another payload), or a key field holding an unpaired surrogate.
 // Never throws on any input (std::bad_alloc aside).
 
 #include "webhook/core/envelope.hpp"
 
-#include <rapidjson/document.h>
-
 #include <charconv>
 #include <system_error>
+
+#include "core/payload.hpp"
 
 namespace webhook::core {
 namespace {
 
-using Value = rapidjson::Value;
+using json_text::Value;
 
-// The text of a string or number member (numbers arrive as strings under
-// kParseNumbersAsStringsFlag); nullopt when absent or of another type.
-std::optional<std::string> text_member(const Value& object, const char* name) {
-  const auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return std::nullopt;
-  return std::string(it->value.GetString(), it->value.GetStringLength());
+bool lossy_member(const Value* object, std::string_view name) {
+  const Value* v = object != nullptr ? object->find(name) : nullptr;
+  return v != nullptr && v->lossy;
 }
 
-// The member `name` of `object` when it is itself an object; nullptr otherwise.
-const Value* object_member(const Value& object, const char* name) {
-  const auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsObject()) return nullptr;
-  return &it->value;
+}  // namespace
+
+PayloadParts payload_parts(const Value& root) {
+  PayloadParts parts;
+  const Value* event_type = root.find("eventType");
+  const Value* event = root.find("event");
+  if (event_type != nullptr && event_type->is_string()) {
+    parts.shape = PayloadShape::event_type;
+    parts.event_name = event_type;
+    parts.transaction = root.object("transaction");
+    parts.customer = root.object("customer");
+    return parts;
+  }
+  const Value* data = root.object("data");
+  const Value* legacy_transaction = data != nullptr ? data->object("transaction") : nullptr;
+  if (event != nullptr && event->is_string()) {
+    parts.shape = PayloadShape::legacy;
+    parts.event_name = event;
+    parts.transaction = legacy_transaction;
+    return parts;
+  }
+  // No name: never an event (ingest quarantines it); read leniently for the tools.
+  parts.transaction = root.object("transaction");
+  if (parts.transaction == nullptr) parts.transaction = legacy_transaction;
+  parts.customer = root.object("customer");
+  return parts;
 }
 
-// Whole-text base-10 integer ("1", "-3"); nullopt for "1.0", "1e0", "", overflow, etc.
-std::optional<std::int64_t> parse_int64(const std::string& text) {
+std::optional<std::int64_t> whole_number(std::string_view text) {
   std::int64_t value = 0;
   const char* first = text.data();
   const char* last = first + text.size();
@@ -42,29 +61,12 @@ std::optional<std::int64_t> parse_int64(const std::string& text) {
   return value;
 }
 
-// Chooses the entity object for the eventType shape: the only one present, or by the event
-// name's prefix when both "transaction" and "customer" are objects.
-void pick_event_type_entity(const Value& root, Envelope& out, const Value*& transaction,
-                            const Value*& customer) {
-  transaction = object_member(root, "transaction");
-  customer = object_member(root, "customer");
-  if (transaction != nullptr && customer != nullptr) {
-    out.entity_kind =
-        out.event_name.starts_with("customer.") ? EntityKind::customer : EntityKind::transaction;
-  } else if (transaction != nullptr) {
-    out.entity_kind = EntityKind::transaction;
-  } else if (customer != nullptr) {
-    out.entity_kind = EntityKind::customer;
-  }
+std::optional<std::string> text_of(const Value* object, std::string_view name, bool numbers) {
+  const Value* v = object != nullptr ? object->find(name) : nullptr;
+  if (v == nullptr) return std::nullopt;
+  if (v->is_string() || (numbers && v->kind == Value::Kind::number)) return v->text;
+  return std::nullopt;
 }
-
-// A usable id: a non-empty string, or the text of a number. Anything else is "absent".
-std::string entity_id_of(const Value* entity) {
-  if (entity == nullptr) return {};
-  return text_member(*entity, "id").value_or(std::string{});
-}
-
-}  // namespace
 
 std::string_view to_string(PayloadShape s) {
   switch (s) {
@@ -101,47 +103,46 @@ std::string_view to_string(EnvelopeError e) {
 }
 
 Result<Envelope, EnvelopeError> parse_envelope(std::string_view body) {
-  // A raw NUL byte is never valid JSON; RapidJSON would take it for the end of the input and
-  // accept "{...}\0garbage", so reject it here.
-  if (body.find('\0') != std::string_view::npos) return Err{EnvelopeError::not_json};
-
-  rapidjson::Document doc;
-  constexpr unsigned kFlags =
-      rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
-  doc.Parse<kFlags>(body.data(), body.size());
-  if (doc.HasParseError()) return Err{EnvelopeError::not_json};
-  if (!doc.IsObject()) return Err{EnvelopeError::not_an_object};
+  auto doc = json_text::parse(body);
+  if (!doc) return Err{EnvelopeError::not_json};
+  if (!doc->root.is_object()) return Err{EnvelopeError::not_an_object};
 
   Envelope out;
-  const Value* transaction = nullptr;
-  const Value* customer = nullptr;
-
-  const auto event_type_it = doc.FindMember("eventType");
-  const auto event_it = doc.FindMember("event");
-  if (event_type_it != doc.MemberEnd() && event_type_it->value.IsString()) {
-    out.shape = PayloadShape::event_type;
-    out.event_name.assign(event_type_it->value.GetString(), event_type_it->value.GetStringLength());
-    out.timestamp = text_member(doc, "timestamp").value_or(std::string{});
-    pick_event_type_entity(doc, out, transaction, customer);
-  } else if (event_it != doc.MemberEnd() && event_it->value.IsString()) {
-    out.shape = PayloadShape::legacy;
-    out.event_name.assign(event_it->value.GetString(), event_it->value.GetStringLength());
-    if (const Value* data = object_member(doc, "data"))
-      transaction = object_member(*data, "transaction");
-    if (transaction != nullptr) out.entity_kind = EntityKind::transaction;
-  } else {
-    return out;  // unknown shape: no event name, no entity; the caller quarantines it
+  out.duplicate_members = doc->duplicate_keys;
+  const PayloadParts parts = payload_parts(doc->root);
+  out.shape = parts.shape;
+  if (parts.shape == PayloadShape::unknown) return out;  // no event name: the caller quarantines
+  out.event_name = parts.event_name->text;
+  if (parts.shape == PayloadShape::event_type) {
+    out.timestamp = text_of(&doc->root, "timestamp").value_or(std::string{});
   }
 
-  out.entity_id = entity_id_of(out.entity_kind == EntityKind::customer ? customer : transaction);
-  if (transaction != nullptr)
-    out.status = text_member(*transaction, "status").value_or(std::string{});
-  if (customer != nullptr) {
-    out.operation_level = text_member(*customer, "operationLevel");
-    if (const auto count = text_member(*customer, "documentsCount")) {
-      out.documents_count = parse_int64(*count);
+  // The entity: the only object present, or by the event name's prefix when both are.
+  const Value* entity = nullptr;
+  if (parts.transaction != nullptr && parts.customer != nullptr) {
+    out.entity_kind =
+        out.event_name.starts_with("customer.") ? EntityKind::customer : EntityKind::transaction;
+  } else if (parts.transaction != nullptr) {
+    out.entity_kind = EntityKind::transaction;
+  } else if (parts.customer != nullptr) {
+    out.entity_kind = EntityKind::customer;
+  }
+  if (out.entity_kind != EntityKind::none) {
+    entity = out.entity_kind == EntityKind::customer ? parts.customer : parts.transaction;
+    // A usable id: a non-empty string, or the text of a number. Anything else is "absent".
+    out.entity_id = text_of(entity, "id", true).value_or(std::string{});
+  }
+  out.status = text_of(parts.transaction, "status").value_or(std::string{});
+  if (parts.customer != nullptr) {
+    out.operation_level = text_of(parts.customer, "operationLevel");
+    if (const auto count = text_of(parts.customer, "documentsCount", true)) {
+      out.documents_count = whole_number(*count);
     }
   }
+  out.unpaired_surrogate = parts.event_name->lossy || lossy_member(entity, "id") ||
+                           lossy_member(parts.transaction, "status") ||
+                           lossy_member(parts.customer, "operationLevel") ||
+                           lossy_member(&doc->root, "timestamp");
   return out;
 }
 

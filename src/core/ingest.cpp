@@ -51,8 +51,17 @@ IngestDecision ingest(const SourceSpec& source, const RawDelivery& raw) {
   Delivery d = base_delivery(source, raw, v);
   auto envelope = parse_envelope(raw.body);
   if (!envelope) {
-    // Only reachable under the header scheme: the body scheme needs JSON to verify at all.
+    // Only reachable under the header scheme (or unsigned): the body scheme verifies with the
+    // same JSON reader, so a body it verified always parses.
     decision.delivery = quarantined(std::move(d), source.name, raw.body, "not_json", {});
+    return decision;
+  }
+  // Signed, but ambiguous: never act on what two readers could read differently.
+  if (envelope->duplicate_members || envelope->unpaired_surrogate) {
+    const std::string_view reason =
+        envelope->duplicate_members ? "duplicate_member" : "unpaired_surrogate";
+    decision.delivery =
+        quarantined(std::move(d), source.name, raw.body, reason, envelope->event_name);
     return decision;
   }
   auto key = derive_dedup_key(source.name, *envelope, source.dedup);

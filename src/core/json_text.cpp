@@ -2,6 +2,7 @@
 
 #include "webhook/core/text.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace webhook::core::json_text {
@@ -79,6 +80,55 @@ void append_js_char(std::string& out, std::uint32_t cp) {
   }
 }
 
+// Decodes a string in compact form (quotes included; escapes only as compact() writes them) into
+// UTF-8; an unpaired surrogate becomes U+FFFD. Returns true when one did.
+bool decode_compact_string(std::string_view compact, std::string& out) {
+  bool lossy = false;
+  out.clear();
+  const std::string_view s = compact.substr(1, compact.size() - 2);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out.push_back(s[i]);
+      continue;
+    }
+    const char e = s[++i];
+    switch (e) {
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'u': {
+        std::uint32_t unit = 0;
+        for (std::size_t k = 1; k <= 4; ++k) {
+          unit = (unit << 4) | static_cast<std::uint32_t>(hex_value(s[i + k]));
+        }
+        i += 4;
+        if (unit >= 0xD800 && unit <= 0xDFFF) {
+          lossy = true;
+          unit = 0xFFFD;
+        }
+        append_utf8(out, unit);
+        break;
+      }
+      default:  // '"' and '\\'
+        out.push_back(e);
+        break;
+    }
+  }
+  return lossy;
+}
+
 // Recursive-descent reader over the bytes of one document; every parse method appends the
 // compact form of what it consumed to `out` and returns false on the first error.
 class Reader {
@@ -99,25 +149,59 @@ class Reader {
     return true;
   }
 
-  bool value(std::string& out, int depth) {
+  // Appends the compact form of one value to `out`; with `node`, also reads it into *node.
+  bool value(std::string& out, int depth, Value* node = nullptr) {
     if (depth > kMaxDepth) return false;
+    const std::size_t start = out.size();
+    bool ok = false;
+    Value::Kind kind = Value::Kind::null;
     switch (peek()) {
       case '{':
-        return object(out, depth);
+        return object(out, depth, node);
       case '[':
-        return array(out, depth);
+        return array(out, depth, node);
       case '"':
-        return string(out);
+        ok = string(out);
+        kind = Value::Kind::string;
+        break;
       case 't':
-        return literal("true", out);
+        ok = literal("true", out);
+        kind = Value::Kind::boolean;
+        break;
       case 'f':
-        return literal("false", out);
+        ok = literal("false", out);
+        kind = Value::Kind::boolean;
+        break;
       case 'n':
-        return literal("null", out);
+        ok = literal("null", out);
+        break;
       default:
-        return number(out);
+        ok = number(out);
+        kind = Value::Kind::number;
+        break;
     }
+    if (ok && node != nullptr) {
+      node->kind = kind;
+      const std::string_view compact = std::string_view(out).substr(start);
+      if (kind == Value::Kind::string) {
+        node->lossy = decode_compact_string(compact, node->text);
+      } else if (kind == Value::Kind::number) {
+        node->text.assign(compact);
+      } else {
+        node->boolean = compact == "true";
+      }
+    }
+    return ok;
   }
+
+  void note_duplicate_keys(const Value& object) {
+    if (duplicate_keys_) return;
+    std::vector<std::string_view> names(object.keys.begin(), object.keys.end());
+    std::sort(names.begin(), names.end());
+    duplicate_keys_ = std::adjacent_find(names.begin(), names.end()) != names.end();
+  }
+
+  bool duplicate_keys() const { return duplicate_keys_; }
 
   bool string(std::string& out) {
     if (!consume('"')) return false;
@@ -147,9 +231,10 @@ class Reader {
   }
 
  private:
-  bool object(std::string& out, int depth) {
+  bool object(std::string& out, int depth, Value* node) {
     consume('{');
     out.push_back('{');
+    if (node != nullptr) node->kind = Value::Kind::object;
     skip_ws();
     if (consume('}')) {
       out.push_back('}');
@@ -157,24 +242,32 @@ class Reader {
     }
     for (;;) {
       skip_ws();
+      const std::size_t key_start = out.size();
       if (!string(out)) return false;
+      Value* member = nullptr;
+      if (node != nullptr) {
+        decode_compact_string(std::string_view(out).substr(key_start), node->keys.emplace_back());
+        member = &node->items.emplace_back();
+      }
       skip_ws();
       if (!consume(':')) return false;
       out.push_back(':');
       skip_ws();
-      if (!value(out, depth + 1)) return false;
+      if (!value(out, depth + 1, member)) return false;
       skip_ws();
       if (consume('}')) break;
       if (!consume(',')) return false;
       out.push_back(',');
     }
     out.push_back('}');
+    if (node != nullptr) note_duplicate_keys(*node);
     return true;
   }
 
-  bool array(std::string& out, int depth) {
+  bool array(std::string& out, int depth, Value* node) {
     consume('[');
     out.push_back('[');
+    if (node != nullptr) node->kind = Value::Kind::array;
     skip_ws();
     if (consume(']')) {
       out.push_back(']');
@@ -182,7 +275,9 @@ class Reader {
     }
     for (;;) {
       skip_ws();
-      if (!value(out, depth + 1)) return false;
+      if (!value(out, depth + 1, node != nullptr ? &node->items.emplace_back() : nullptr)) {
+        return false;
+      }
       skip_ws();
       if (consume(']')) break;
       if (!consume(',')) return false;
@@ -302,6 +397,7 @@ class Reader {
 
   std::string_view text_;
   std::size_t pos_ = 0;
+  bool duplicate_keys_ = false;
 };
 
 }  // namespace
@@ -345,6 +441,32 @@ std::optional<std::string> compact(std::string_view text) {
   r.skip_ws();
   if (!r.at_end()) return std::nullopt;
   return out;
+}
+
+std::optional<Document> parse(std::string_view text) {
+  Reader r(text);
+  Document doc;
+  std::string compact_form;
+  compact_form.reserve(text.size());
+  r.skip_ws();
+  if (!r.value(compact_form, 0, &doc.root)) return std::nullopt;
+  r.skip_ws();
+  if (!r.at_end()) return std::nullopt;
+  doc.duplicate_keys = r.duplicate_keys();
+  return doc;
+}
+
+const Value* Value::find(std::string_view key) const {
+  if (kind != Kind::object) return nullptr;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == key) return &items[i];
+  }
+  return nullptr;
+}
+
+const Value* Value::object(std::string_view key) const {
+  const Value* v = find(key);
+  return v != nullptr && v->is_object() ? v : nullptr;
 }
 
 std::string quoted(std::string_view ascii_name) {

@@ -5,6 +5,8 @@
 //     for every top-level member, its byte offsets in the input and its compact form.
 //  2. compact() re-serialises any document the way JavaScript's JSON.stringify would write it
 //     after JSON.parse, except that numbers keep their received text.
+//  3. parse() reads a document into Values: the one reader behind every field the receiver acts
+//     on (envelope, projections), so what verifies and what is read are the same document.
 //
 // Accepted input: RFC 8259 JSON in UTF-8 (validated: no overlong forms, no encoded surrogates, no
 // code point above U+10FFFF), no byte order mark, nesting at most kMaxDepth deep. Like JSON.parse,
@@ -17,6 +19,7 @@
 // No function here throws on input; bad input gives nullopt.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +41,34 @@ struct ObjectLayout {
   std::size_t close = 0;        // offset of the matching '}'
   std::vector<Member> members;  // in received order
 };
+
+// A parsed JSON value. Strings are decoded to UTF-8; an unpaired surrogate escape (which JSON.parse
+// accepts) is decoded as U+FFFD and marks the string `lossy`, so decoded text is always valid
+// UTF-8. Numbers keep their source text (never a double: ids, amounts and 1e400 stay exact).
+struct Value {
+  enum class Kind : std::uint8_t { null, boolean, number, string, array, object };
+  Kind kind = Kind::null;
+  bool boolean = false;
+  bool lossy = false;
+  std::string text;               // string: decoded text; number: source text
+  std::vector<std::string> keys;  // object: decoded member names in received order
+  std::vector<Value> items;       // array: elements; object: items[i] is the value of keys[i]
+
+  bool is_object() const { return kind == Kind::object; }
+  bool is_string() const { return kind == Kind::string; }
+  // Object: the value of the first member named `key`; nullptr when absent or not an object.
+  const Value* find(std::string_view key) const;
+  // find(), when that value is itself an object; nullptr otherwise.
+  const Value* object(std::string_view key) const;
+};
+
+struct Document {
+  Value root;
+  bool duplicate_keys = false;  // some object, at any depth, names a member twice
+};
+
+// The document `text` when it is valid JSON as above (any top-level value); nullopt otherwise.
+std::optional<Document> parse(std::string_view text);
 
 // The layout of `text` when it is one valid JSON document whose top-level value is an object
 // (surrounding whitespace allowed); nullopt otherwise.

@@ -2,54 +2,26 @@
 
 #include "webhook/core/projection.hpp"
 
-#include <rapidjson/document.h>
-
 #include <array>
-#include <charconv>
-#include <system_error>
 
+#include "core/payload.hpp"
 #include "webhook/core/timestamp.hpp"
 
 namespace webhook::core {
 namespace {
 
-using Value = rapidjson::Value;
+using json_text::Value;
 
 constexpr std::array<std::string_view, 5> kTerminal = {"SETTLED", "FAILED", "EXPIRED", "UNSETTLED",
                                                        "REFUNDED"};
 
-// Numbers stay their source text and never pass through a double (amounts, counts).
-constexpr unsigned kParseFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
-
-bool parse_object(std::string_view body, rapidjson::Document& doc) {
-  if (body.find('\0') != std::string_view::npos) return false;
-  doc.Parse<kParseFlags>(body.data(), body.size());
-  return !doc.HasParseError() && doc.IsObject();
-}
-
-const Value* object_member(const Value& object, const char* name) {
-  const auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsObject()) return nullptr;
-  return &it->value;
-}
-
-// A string (or number, as text) member; "" when absent, null or of another type.
-std::string text(const Value& object, const char* name) {
-  const auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-std::optional<std::int64_t> whole_number(const std::string& s) {
-  std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
-  return value;
+// A string (or number, as its source text) member; "" when absent, null or of another type.
+std::string text(const Value* object, std::string_view name) {
+  return text_of(object, name, true).value_or(std::string{});
 }
 
 std::optional<std::int64_t> timestamp_of(const Value& root) {
-  return parse_iso8601_ms(text(root, "timestamp"));
+  return parse_iso8601_ms(text(&root, "timestamp"));
 }
 
 bool earlier(std::optional<std::int64_t> a, std::optional<std::int64_t> b) {
@@ -77,51 +49,50 @@ bool is_terminal_payment_status(std::string_view status) {
   return false;
 }
 
+// The facts below read the same document and the same objects as the envelope (payload.hpp):
+// nothing a projection keeps can come from a part of the body the envelope did not choose.
 std::optional<PaymentFacts> payment_facts(std::string_view body) {
-  rapidjson::Document doc;
-  if (!parse_object(body, doc)) return std::nullopt;
-  const Value* tx = object_member(doc, "transaction");
-  if (tx == nullptr) {
-    if (const Value* data = object_member(doc, "data")) tx = object_member(*data, "transaction");
-  }
+  const auto doc = json_text::parse(body);
+  if (!doc || !doc->root.is_object()) return std::nullopt;
+  const Value* tx = payload_parts(doc->root).transaction;
   if (tx == nullptr) return std::nullopt;
   PaymentFacts f;
-  f.transaction_id = text(*tx, "id");
+  f.transaction_id = text(tx, "id");
   if (f.transaction_id.empty()) return std::nullopt;
-  f.status = text(*tx, "status");
-  f.external_id = text(*tx, "externalId");
-  f.type = text(*tx, "type");
-  f.total_amount = text(*tx, "totalAmount");
-  f.currency = text(*tx, "currency");
-  f.customer_id = text(*tx, "customerId");
-  f.parent_payment_id = text(*tx, "parentPaymentId");
-  f.related_payment_id = text(*tx, "relatedPaymentId");
-  f.settlement_batch_id = text(*tx, "settlementBatchId");
-  f.documentation_status = text(*tx, "documentationStatus");
-  f.settled_at = text(*tx, "settledAt");
-  f.expired_at = text(*tx, "expiredAt");
-  f.unsettled_at = text(*tx, "unsettledAt");
-  f.unsettled_reason = text(*tx, "unsettledReason");
-  f.occurred_at_ms = timestamp_of(doc);
+  f.status = text(tx, "status");
+  f.external_id = text(tx, "externalId");
+  f.type = text(tx, "type");
+  f.total_amount = text(tx, "totalAmount");
+  f.currency = text(tx, "currency");
+  f.customer_id = text(tx, "customerId");
+  f.parent_payment_id = text(tx, "parentPaymentId");
+  f.related_payment_id = text(tx, "relatedPaymentId");
+  f.settlement_batch_id = text(tx, "settlementBatchId");
+  f.documentation_status = text(tx, "documentationStatus");
+  f.settled_at = text(tx, "settledAt");
+  f.expired_at = text(tx, "expiredAt");
+  f.unsettled_at = text(tx, "unsettledAt");
+  f.unsettled_reason = text(tx, "unsettledReason");
+  f.occurred_at_ms = timestamp_of(doc->root);
   return f;
 }
 
 std::optional<CustomerFacts> customer_facts(std::string_view body) {
-  rapidjson::Document doc;
-  if (!parse_object(body, doc)) return std::nullopt;
-  const Value* customer = object_member(doc, "customer");
+  const auto doc = json_text::parse(body);
+  if (!doc || !doc->root.is_object()) return std::nullopt;
+  const Value* customer = payload_parts(doc->root).customer;
   if (customer == nullptr) return std::nullopt;
   CustomerFacts f;
-  f.customer_id = text(*customer, "id");
+  f.customer_id = text(customer, "id");
   if (f.customer_id.empty()) return std::nullopt;
-  f.client_id = text(*customer, "clientId");
-  f.operation_level = text(*customer, "operationLevel");
-  f.documents_count = whole_number(text(*customer, "documentsCount"));
-  if (const auto it = customer->FindMember("autoCreated");
-      it != customer->MemberEnd() && it->value.IsBool()) {
-    f.auto_created = it->value.GetBool();
+  f.client_id = text(customer, "clientId");
+  f.operation_level = text(customer, "operationLevel");
+  f.documents_count = whole_number(text(customer, "documentsCount"));
+  if (const Value* v = customer->find("autoCreated");
+      v != nullptr && v->kind == Value::Kind::boolean) {
+    f.auto_created = v->boolean;
   }
-  f.occurred_at_ms = timestamp_of(doc);
+  f.occurred_at_ms = timestamp_of(doc->root);
   return f;
 }
 

@@ -232,11 +232,95 @@ TEST_CASE("survives deeply nested input without exhausting the stack", "[envelop
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error() == EnvelopeError::not_json);
 
+  // Nesting past the reader's bound is refused, exactly as the body-signature scheme refuses it,
+  // so no body verifies that the envelope cannot read.
   const std::string nested = R"({"eventType":"x.y","deep":)" + std::string(depth, '[') +
                              std::string(depth, ']') + R"(,"transaction":{"id":"t"}})";
-  const auto good = parse_envelope(nested);
+  const auto too_deep = parse_envelope(nested);
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK(too_deep.error() == EnvelopeError::not_json);
+
+  const std::string deep_enough = R"({"eventType":"x.y","deep":)" + std::string(200, '[') +
+                                  std::string(200, ']') + R"(,"transaction":{"id":"t"}})";
+  const auto good = parse_envelope(deep_enough);
   REQUIRE(good.ok());
   CHECK(good->entity_id == "t");
+}
+
+TEST_CASE("issue 10: reads every body JSON.parse accepts", "[envelope][issue10]") {
+  SECTION("an unpaired surrogate in a text field (an emoji cut in half)") {
+    const auto parsed = parse_envelope(
+        R"({"eventType":"customer.levelChanged","customer":{"id":"c-1","firstName":"Luc\ud83d",)"
+        R"("lastName":"\udc00","operationLevel":"BASIC","documentsCount":2}})");
+    REQUIRE(parsed.ok());
+    CHECK(parsed->entity_id == "c-1");
+    CHECK(parsed->operation_level == std::optional<std::string>("BASIC"));
+    CHECK_FALSE(parsed->unpaired_surrogate);
+    CHECK_FALSE(parsed->duplicate_members);
+  }
+  SECTION("numbers no double can hold") {
+    const std::string digits(100000, '7');
+    const auto parsed = parse_envelope(R"({"eventType":"payment.settled","risk":1e400,"t":-1e400,)"
+                                       R"("transaction":{"id":)" +
+                                       digits + R"(,"status":"SETTLED","fee":1e-400}})");
+    REQUIRE(parsed.ok());
+    CHECK(parsed->entity_id == digits);
+    CHECK(parsed->status == "SETTLED");
+  }
+}
+
+TEST_CASE("issue 10: an event name must be a string", "[envelope][issue10]") {
+  const auto numeric = parse_envelope(R"({"eventType":1e2,"transaction":{"id":"t"}})");
+  REQUIRE(numeric.ok());
+  CHECK(numeric->shape == PayloadShape::unknown);
+  CHECK(numeric->event_name.empty());
+  const auto legacy = parse_envelope(R"({"event":7,"data":{"transaction":{"id":"t"}}})");
+  REQUIRE(legacy.ok());
+  CHECK(legacy->event_name.empty());
+  // A numeric name does not hide a string one of the other shape.
+  const auto mixed =
+      parse_envelope(R"({"eventType":1,"event":"Transaction.Captured","data":{"transaction":)"
+                     R"({"id":"t","status":"CAPTURED"}}})");
+  REQUIRE(mixed.ok());
+  CHECK(mixed->shape == PayloadShape::legacy);
+  CHECK(mixed->event_name == "Transaction.Captured");
+}
+
+TEST_CASE("issue 10: an unpaired surrogate in a field of the identity is flagged, never raw bytes",
+          "[envelope][issue10]") {
+  for (const std::string& body : {
+           std::string(R"({"eventType":"payment.settled","transaction":{"id":"tx-\udc00"}})"),
+           std::string(R"({"eventType":"payment.settled","transaction":{"id":"tx-\ud83d"}})"),
+           std::string(R"({"eventType":"payment.\ud83d","transaction":{"id":"tx-1"}})"),
+           std::string(R"({"event":"Transaction.Captured","data":{"transaction":{"id":"t",)"
+                       R"("status":"CAPTURED\udfff"}}})"),
+       }) {
+    INFO(body);
+    const auto parsed = parse_envelope(body);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->unpaired_surrogate);
+    // Decoded as U+FFFD, never as the surrogate's CESU-8 bytes (ED A0..BF xx).
+    CHECK((parsed->entity_id + parsed->event_name + parsed->status).find('\xED') ==
+          std::string::npos);
+  }
+}
+
+TEST_CASE("issue 10: a member named twice anywhere is flagged", "[envelope][issue10]") {
+  for (const std::string& body : {
+           std::string(R"({"eventType":"a.b","eventType":"c.d","transaction":{"id":"t"}})"),
+           std::string(R"({"eventType":"a.b","transaction":{"id":"t","id":"u"}})"),
+           std::string(R"({"eventType":"a.b","transaction":{"id":"t"},"x":[{"k":1,"k":2}]})"),
+           std::string(R"({"eventType":"a.b","transaction":{"id":"t"},"\u0078":1,"x":2})"),
+       }) {
+    INFO(body);
+    const auto parsed = parse_envelope(body);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->duplicate_members);
+  }
+  const auto distinct =
+      parse_envelope(R"({"eventType":"a.b","transaction":{"id":"t"},"x":{"id":"t"}})");
+  REQUIRE(distinct.ok());
+  CHECK_FALSE(distinct->duplicate_members);
 }
 
 TEST_CASE("keeps non-ASCII names and ids byte-exact", "[envelope]") {

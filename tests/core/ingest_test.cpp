@@ -94,3 +94,50 @@ TEST_CASE("storage results map to outcomes", "[ingest]") {
   REQUIRE(std::holds_alternative<Unavailable>(failed));
   CHECK(std::get<Unavailable>(failed).reason == Unavailable::Reason::storage_error);
 }
+
+TEST_CASE("issue 10: ingest refuses a body-signed delivery extended with unsigned members",
+          "[ingest][forgery]") {
+  const std::string message =
+      R"({"event":"Transaction.Captured","data":{"transaction":{"id":"tx-1","status":"CAPTURED"}}})";
+  const std::string captured = *sign_body(kKey, message);
+  REQUIRE(ingest(source(), RawDelivery{captured, {}, "r", 0}).kind == IngestDecision::Kind::store);
+
+  std::string forged = captured;
+  forged.insert(forged.find(R"(,"signature")"),
+                R"(,"eventType":"transaction.status_changed","transaction":{"id":"VICTIM",)"
+                R"("status":"SETTLED"})");
+  const auto d = ingest(source(), RawDelivery{forged, {}, "r", 0});
+  CHECK(d.kind == IngestDecision::Kind::reject_signature);
+  CHECK(d.verification.status == VerifyStatus::unsigned_members);
+  CHECK_FALSE(d.delivery);
+}
+
+TEST_CASE("issue 10: an ambiguous verified delivery is quarantined with its reason",
+          "[ingest][issue10]") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"eventType":"payment.settled","transaction":{"id":"a","id":"b"}})", "duplicate_member"},
+      {R"({"eventType":"payment.settled","transaction":{"id":"\udc00"}})", "unpaired_surrogate"},
+      {R"({"eventType":1e2,"transaction":{"id":"a"}})", "no_event_name"},
+  };
+  for (const auto& [body, reason] : cases) {
+    INFO(body);
+    const auto d = ingest_with_header(source(), body, sign_header(kKey, body));
+    REQUIRE(d.kind == IngestDecision::Kind::store);
+    REQUIRE(d.delivery);
+    CHECK(d.delivery->quarantined);
+    CHECK(d.delivery->quarantine_reason == reason);
+    CHECK(d.delivery->key.entity_id == to_hex(sha256(body)));
+  }
+}
+
+TEST_CASE("issue 10: a lone surrogate or a huge number in a payload field is a normal event",
+          "[ingest][issue10]") {
+  const std::string body = R"({"eventType":"payment.settled","note":"\ud83d","big":1e400,)"
+                           R"("transaction":{"id":"tx-9","status":"SETTLED"}})";
+  const auto d = ingest_with_header(source(), body, sign_header(kKey, body));
+  REQUIRE(d.kind == IngestDecision::Kind::store);
+  REQUIRE(d.delivery);
+  CHECK_FALSE(d.delivery->quarantined);
+  CHECK(d.delivery->entity_id == "tx-9");
+  CHECK(d.delivery->body == body);  // the original bytes are kept
+}

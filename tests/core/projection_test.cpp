@@ -612,3 +612,26 @@ TEST_CASE("staleness is judged against the state's latest event time", "[project
   CHECK(decide_status(untimed, "AUTHORIZED", kT1) == StatusEffect::stale);
   CHECK(decide_status(untimed, "CAPTURED", kT3) == StatusEffect::applied);
 }
+
+TEST_CASE("issue 10: facts come from the objects the envelope chose, of any body it reads",
+          "[projection][facts][issue10]") {
+  SECTION("a legacy body reads data.transaction even beside a top-level transaction") {
+    const auto f = payment_facts(
+        R"({"event":"Transaction.Captured","transaction":{"id":"VICTIM","status":"SETTLED"},)"
+        R"("data":{"transaction":{"id":"tx-1","status":"CAPTURED"}}})");
+    REQUIRE(f.has_value());
+    CHECK(f->transaction_id == "tx-1");
+    CHECK(f->status == "CAPTURED");
+    CHECK_FALSE(customer_facts(R"({"event":"Transaction.Captured","customer":{"id":"c-1"},)"
+                               R"("data":{"transaction":{"id":"tx-1"}}})")
+                    .has_value());
+  }
+  SECTION("an unpaired surrogate reads as U+FFFD and a huge number as its text") {
+    const auto f = payment_facts(
+        R"({"eventType":"payment.settled","transaction":{"id":"tx-2","externalId":"inv-\ud83d",)"
+        R"("totalAmount":1e400,"status":"SETTLED"}})");
+    REQUIRE(f.has_value());
+    CHECK(f->external_id == "inv-\xEF\xBF\xBD");
+    CHECK(f->total_amount == "1e400");
+  }
+}

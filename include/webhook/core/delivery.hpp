@@ -15,8 +15,9 @@ struct Delivery {
   std::string entity_kind;  // "transaction" | "customer" | "" when quarantined
   std::string entity_id;
   bool quarantined = false;
-  std::string quarantine_reason;  // "no_entity_id", "no_event_name", "not_json"
-  std::string body;               // raw bytes, byte-exact
+  // "no_entity_id", "no_event_name", "not_json", "duplicate_member", "unpaired_surrogate"
+  std::string quarantine_reason;
+  std::string body;  // raw bytes, byte-exact
   std::string request_id;
   std::int64_t received_at_ms = 0;  // Unix epoch milliseconds
   Scheme scheme = Scheme::none;

@@ -4,6 +4,7 @@
 //  1. Legacy shape: {"event", "data": {"transaction": {...}}}.
 //  2. eventType shape: {"eventType", "timestamp", "transaction" | "customer": {...}}.
 //  3. Fields are optional; a missing entity id leaves entity_id empty (the caller quarantines).
+//  4. Names are JSON strings only ("eventType":1e2 names nothing); ids may be numbers (as text).
 
 #include <cstdint>
 #include <optional>
@@ -30,6 +31,11 @@ struct Envelope {
   // customer.levelChanged state (WEBHOOKS.md 5.3).
   std::optional<std::string> operation_level;
   std::optional<std::int64_t> documents_count;
+  // Why the identity above is not safe to act on (the caller quarantines): some object names a
+  // member twice (readers disagree on which one counts), or a field above held an unpaired
+  // surrogate escape (decoded as U+FFFD, so two different ids could read the same).
+  bool duplicate_members = false;
+  bool unpaired_surrogate = false;
 };
 
 enum class EnvelopeError { not_json, not_an_object };
