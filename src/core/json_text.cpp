@@ -80,57 +80,38 @@ void append_js_char(std::string& out, std::uint32_t cp) {
   }
 }
 
-// Decodes a string in compact form (quotes included; escapes only as compact() writes them) into
-// UTF-8; an unpaired surrogate becomes U+FFFD. Returns true when one did.
-bool decode_compact_string(std::string_view compact, std::string& out) {
-  bool lossy = false;
-  out.clear();
-  const std::string_view s = compact.substr(1, compact.size() - 2);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\') {
-      out.push_back(s[i]);
-      continue;
-    }
-    const char e = s[++i];
-    switch (e) {
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'u': {
-        std::uint32_t unit = 0;
-        for (std::size_t k = 1; k <= 4; ++k) {
-          unit = (unit << 4) | static_cast<std::uint32_t>(hex_value(s[i + k]));
-        }
-        i += 4;
-        if (unit >= 0xD800 && unit <= 0xDFFF) {
-          lossy = true;
-          unit = 0xFFFD;
-        }
-        append_utf8(out, unit);
-        break;
-      }
-      default:  // '"' and '\\'
-        out.push_back(e);
-        break;
+// Where a string's content goes as it is read: raw bytes as they stand in the input (already
+// valid: no control characters, quotes or backslashes), and each escape as its UTF-16 unit or
+// code point (a surrogate pair arrives combined; a lone surrogate arrives as itself).
+// CompactSink writes JSON.stringify's form; DecodeSink writes the decoded text.
+struct CompactSink {
+  std::string& out;
+  void raw(std::string_view bytes) { out.append(bytes); }
+  void unit(std::uint32_t u) {
+    if (u >= 0xD800 && u <= 0xDFFF) {
+      append_u_escape(out, u);
+    } else {
+      append_js_char(out, u);
     }
   }
-  return lossy;
-}
+};
 
-// Recursive-descent reader over the bytes of one document; every parse method appends the
-// compact form of what it consumed to `out` and returns false on the first error.
+struct DecodeSink {
+  std::string& out;
+  bool lossy = false;
+  void raw(std::string_view bytes) { out.append(bytes); }
+  void unit(std::uint32_t u) {
+    if (u >= 0xD800 && u <= 0xDFFF) {
+      lossy = true;
+      u = 0xFFFD;
+    }
+    append_utf8(out, u);
+  }
+};
+
+// Recursive-descent reader over the bytes of one document. The compact methods append the
+// compact form of what they consumed to `out`; the node methods read it into a Value. Both
+// return false on the first error, and both accept exactly the same documents.
 class Reader {
  public:
   explicit Reader(std::string_view text) : text_(text) {}
@@ -138,6 +119,7 @@ class Reader {
   std::size_t pos() const { return pos_; }
   bool at_end() const { return pos_ >= text_.size(); }
   char peek() const { return at_end() ? '\0' : text_[pos_]; }
+  bool duplicate_keys() const { return duplicate_keys_; }
 
   void skip_ws() {
     while (!at_end() && is_ws(text_[pos_])) ++pos_;
@@ -149,154 +131,175 @@ class Reader {
     return true;
   }
 
-  // Appends the compact form of one value to `out`; with `node`, also reads it into *node.
-  bool value(std::string& out, int depth, Value* node = nullptr) {
+  // ---- compact form ----------------------------------------------------------------------
+
+  bool value(std::string& out, int depth) {
     if (depth > kMaxDepth) return false;
-    const std::size_t start = out.size();
-    bool ok = false;
-    Value::Kind kind = Value::Kind::null;
     switch (peek()) {
       case '{':
-        return object(out, depth, node);
+        return container(out, depth, '{', '}', true);
       case '[':
-        return array(out, depth, node);
+        return container(out, depth, '[', ']', false);
       case '"':
-        ok = string(out);
-        kind = Value::Kind::string;
-        break;
-      case 't':
-        ok = literal("true", out);
-        kind = Value::Kind::boolean;
-        break;
-      case 'f':
-        ok = literal("false", out);
-        kind = Value::Kind::boolean;
-        break;
-      case 'n':
-        ok = literal("null", out);
-        break;
-      default:
-        ok = number(out);
-        kind = Value::Kind::number;
-        break;
-    }
-    if (ok && node != nullptr) {
-      node->kind = kind;
-      const std::string_view compact = std::string_view(out).substr(start);
-      if (kind == Value::Kind::string) {
-        node->lossy = decode_compact_string(compact, node->text);
-      } else if (kind == Value::Kind::number) {
-        node->text.assign(compact);
-      } else {
-        node->boolean = compact == "true";
+        return string(out);
+      default: {
+        const auto token = scalar();
+        if (!token) return false;
+        out.append(token->text);
+        return true;
       }
     }
-    return ok;
+  }
+
+  bool string(std::string& out) {
+    out.push_back('"');
+    CompactSink sink{out};
+    if (!read_string(sink)) return false;
+    out.push_back('"');
+    return true;
+  }
+
+  // ---- values ----------------------------------------------------------------------------
+
+  bool node(Value& v, int depth) {
+    if (depth > kMaxDepth) return false;
+    switch (peek()) {
+      case '{':
+        v.kind = Value::Kind::object;
+        if (!node_members(v, depth, '}', true)) return false;
+        note_duplicate_keys(v);
+        return true;
+      case '[':
+        v.kind = Value::Kind::array;
+        return node_members(v, depth, ']', false);
+      case '"': {
+        v.kind = Value::Kind::string;
+        DecodeSink sink{v.text};
+        if (!read_string(sink)) return false;
+        v.lossy = sink.lossy;
+        return true;
+      }
+      default: {
+        const auto token = scalar();
+        if (!token) return false;
+        v.kind = token->kind;
+        v.boolean = token->text == "true";
+        if (token->kind == Value::Kind::number) v.text.assign(token->text);
+        return true;
+      }
+    }
+  }
+
+ private:
+  struct Scalar {
+    Value::Kind kind;
+    std::string_view text;
+  };
+
+  // An object ('{' ... '}', members with keys) or array ('[' ... ']') in compact form.
+  bool container(std::string& out, int depth, char open, char close, bool keyed) {
+    consume(open);
+    out.push_back(open);
+    skip_ws();
+    if (!consume(close)) {
+      for (;;) {
+        skip_ws();
+        if (keyed) {
+          if (!string(out) || !colon()) return false;
+          out.push_back(':');
+        }
+        if (!value(out, depth + 1)) return false;
+        skip_ws();
+        if (consume(close)) break;
+        if (!consume(',')) return false;
+        out.push_back(',');
+      }
+    }
+    out.push_back(close);
+    return true;
+  }
+
+  // The members of an object or the elements of an array, read into v.items (and v.keys).
+  bool node_members(Value& v, int depth, char close, bool keyed) {
+    ++pos_;  // the opening bracket
+    skip_ws();
+    if (consume(close)) return true;
+    for (;;) {
+      skip_ws();
+      if (keyed) {
+        DecodeSink key{v.keys.emplace_back()};
+        if (!read_string(key) || !colon()) return false;
+      }
+      if (!node(v.items.emplace_back(), depth + 1)) return false;
+      skip_ws();
+      if (consume(close)) return true;
+      if (!consume(',')) return false;
+    }
+  }
+
+  // Whitespace, ':' and whitespace between a key and its value.
+  bool colon() {
+    skip_ws();
+    if (!consume(':')) return false;
+    skip_ws();
+    return true;
   }
 
   void note_duplicate_keys(const Value& object) {
-    if (duplicate_keys_) return;
+    if (duplicate_keys_ || object.keys.size() < 2) return;
     std::vector<std::string_view> names(object.keys.begin(), object.keys.end());
     std::sort(names.begin(), names.end());
     duplicate_keys_ = std::adjacent_find(names.begin(), names.end()) != names.end();
   }
 
-  bool duplicate_keys() const { return duplicate_keys_; }
+  // A literal or a number at pos_, verbatim.
+  std::optional<Scalar> scalar() {
+    for (const auto& [word, kind] : {std::pair{std::string_view("true"), Value::Kind::boolean},
+                                     std::pair{std::string_view("false"), Value::Kind::boolean},
+                                     std::pair{std::string_view("null"), Value::Kind::null}}) {
+      if (text_.substr(pos_, word.size()) == word) {
+        pos_ += word.size();
+        return Scalar{kind, word};
+      }
+    }
+    const std::size_t begin = pos_;
+    if (!number()) return std::nullopt;
+    return Scalar{Value::Kind::number, text_.substr(begin, pos_ - begin)};
+  }
 
-  bool string(std::string& out) {
+  // The string at pos_ (opening quote included), its content sent to `sink`.
+  template <typename Sink>
+  bool read_string(Sink& sink) {
     if (!consume('"')) return false;
-    out.push_back('"');
+    std::size_t run = pos_;  // start of the current run of raw bytes
     while (!at_end()) {
       const char c = text_[pos_];
       const auto u = static_cast<unsigned char>(c);
-      if (c == '"') {
-        ++pos_;
-        out.push_back('"');
-        return true;
-      }
-      if (u < 0x20) return false;
-      if (c == '\\') {
-        if (!escape(out)) return false;
+      if (c == '"' || c == '\\') {
+        sink.raw(text_.substr(run, pos_ - run));
+        if (c == '"') {
+          ++pos_;
+          return true;
+        }
+        const auto unit = escape();
+        if (!unit) return false;
+        sink.unit(*unit);
+        run = pos_;
+      } else if (u < 0x20) {
+        return false;
       } else if (u < 0x80) {
-        out.push_back(c);
         ++pos_;
       } else {
         const std::size_t n = utf8_sequence_length(text_, pos_);
         if (n == 0) return false;
-        out.append(text_.substr(pos_, n));
         pos_ += n;
       }
     }
     return false;
   }
 
- private:
-  bool object(std::string& out, int depth, Value* node) {
-    consume('{');
-    out.push_back('{');
-    if (node != nullptr) node->kind = Value::Kind::object;
-    skip_ws();
-    if (consume('}')) {
-      out.push_back('}');
-      return true;
-    }
-    for (;;) {
-      skip_ws();
-      const std::size_t key_start = out.size();
-      if (!string(out)) return false;
-      Value* member = nullptr;
-      if (node != nullptr) {
-        decode_compact_string(std::string_view(out).substr(key_start), node->keys.emplace_back());
-        member = &node->items.emplace_back();
-      }
-      skip_ws();
-      if (!consume(':')) return false;
-      out.push_back(':');
-      skip_ws();
-      if (!value(out, depth + 1, member)) return false;
-      skip_ws();
-      if (consume('}')) break;
-      if (!consume(',')) return false;
-      out.push_back(',');
-    }
-    out.push_back('}');
-    if (node != nullptr) note_duplicate_keys(*node);
-    return true;
-  }
-
-  bool array(std::string& out, int depth, Value* node) {
-    consume('[');
-    out.push_back('[');
-    if (node != nullptr) node->kind = Value::Kind::array;
-    skip_ws();
-    if (consume(']')) {
-      out.push_back(']');
-      return true;
-    }
-    for (;;) {
-      skip_ws();
-      if (!value(out, depth + 1, node != nullptr ? &node->items.emplace_back() : nullptr)) {
-        return false;
-      }
-      skip_ws();
-      if (consume(']')) break;
-      if (!consume(',')) return false;
-      out.push_back(',');
-    }
-    out.push_back(']');
-    return true;
-  }
-
-  bool literal(std::string_view word, std::string& out) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    out.append(word);
-    return true;
-  }
-
-  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, copied verbatim.
-  bool number(std::string& out) {
-    const std::size_t begin = pos_;
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool number() {
     consume('-');
     if (consume('0')) {
       // a leading zero stands alone
@@ -313,7 +316,6 @@ class Reader {
       if (peek() == '+' || peek() == '-') ++pos_;
       if (!digits()) return false;
     }
-    out.append(text_.substr(begin, pos_ - begin));
     return true;
   }
 
@@ -336,63 +338,47 @@ class Reader {
     return unit;
   }
 
-  // pos_ is at a backslash inside a string.
-  bool escape(std::string& out) {
+  // pos_ is at a backslash inside a string: the escaped code point, a surrogate pair combined,
+  // or a lone surrogate's unit (JSON.parse accepts those).
+  std::optional<std::uint32_t> escape() {
     ++pos_;
-    if (at_end()) return false;
-    const char e = text_[pos_++];
-    switch (e) {
+    if (at_end()) return std::nullopt;
+    switch (text_[pos_++]) {
       case '"':
-        out += "\\\"";
-        return true;
+        return '"';
       case '\\':
-        out += "\\\\";
-        return true;
+        return '\\';
       case '/':
-        out.push_back('/');
-        return true;
+        return '/';
       case 'b':
-        out += "\\b";
-        return true;
+        return '\b';
       case 'f':
-        out += "\\f";
-        return true;
+        return '\f';
       case 'n':
-        out += "\\n";
-        return true;
+        return '\n';
       case 'r':
-        out += "\\r";
-        return true;
+        return '\r';
       case 't':
-        out += "\\t";
-        return true;
+        return '\t';
       case 'u':
         break;
       default:
-        return false;
+        return std::nullopt;
     }
     const auto unit = hex4();
-    if (!unit) return false;
+    if (!unit) return std::nullopt;
     if (*unit >= 0xD800 && *unit <= 0xDBFF) {
       // A high surrogate pairs with an immediately following \uDC00-\uDFFF escape.
       const std::size_t save = pos_;
       if (consume('\\') && consume('u')) {
         const auto low = hex4();
         if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
-          append_utf8(out, 0x10000 + ((*unit - 0xD800) << 10) + (*low - 0xDC00));
-          return true;
+          return 0x10000 + ((*unit - 0xD800) << 10) + (*low - 0xDC00);
         }
       }
       pos_ = save;
-      append_u_escape(out, *unit);
-      return true;
     }
-    if (*unit >= 0xDC00 && *unit <= 0xDFFF) {
-      append_u_escape(out, *unit);
-      return true;
-    }
-    append_js_char(out, *unit);
-    return true;
+    return unit;
   }
 
   std::string_view text_;
@@ -446,10 +432,8 @@ std::optional<std::string> compact(std::string_view text) {
 std::optional<Document> parse(std::string_view text) {
   Reader r(text);
   Document doc;
-  std::string compact_form;
-  compact_form.reserve(text.size());
   r.skip_ws();
-  if (!r.value(compact_form, 0, &doc.root)) return std::nullopt;
+  if (!r.node(doc.root, 0)) return std::nullopt;
   r.skip_ws();
   if (!r.at_end()) return std::nullopt;
   doc.duplicate_keys = r.duplicate_keys();
