@@ -97,6 +97,7 @@ class PayloadLog::File {
   // how many failures (0, 1 or 2: rotation and write) the observer must hear of.
   int write(std::string_view line, bool& written) {
     std::string log_line;
+    bool recovered = false;  // log_line reports the recovery, not a failure
     int failures = 0;
     {
       std::lock_guard lock(mutex_);
@@ -114,6 +115,7 @@ class PayloadLog::File {
           log_line = "payload log: " + path_ + " is writable again after " +
                      std::to_string(run_failures_) + " failed writes";
           owe_recovery_ = false;
+          recovered = true;
         }
         failing_ = false;
         run_failures_ = 0;
@@ -127,7 +129,7 @@ class PayloadLog::File {
       errors_ += static_cast<std::uint64_t>(failures);
     }
     if (!log_line.empty()) {
-      if (written) {
+      if (recovered) {
         log::info(log_line);
       } else {
         log::error(log_line, {.detail = "deliveries are still acknowledged once in the inbox"});
