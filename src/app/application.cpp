@@ -44,10 +44,12 @@ struct Application::Impl {
   http::Readiness readiness() {
     ReadinessFacts facts;
     facts.workers_running = !dispatcher || dispatcher->running();
+    if (inbox) facts.storage_fault = inbox->fault();
     if (monitor) facts.storage_problem = monitor->storage_problem();
     facts.oldest_unfinished_age_s = metrics.oldest_unfinished_age_seconds();
     facts.max_backlog_age_ms = config.monitoring.max_backlog_age_ms;
     facts.last_commit_ok = last_commit_ok.load();
+    if (payload_log) facts.payload_log_problem = payload_log->problem();
     const ReadinessVerdict verdict = judge_readiness(facts);
     return {verdict.ready, verdict.reason,
             readiness_details(metrics.projections(), metrics.oldest_settlement_event_age_seconds(),
@@ -128,12 +130,23 @@ void Application::start() {
       });
 
   // 4. The monitor (backlog gauges, storage probe), the payload log, then the listener.
+  // Each interval it also checks that the ingest connection's files are still the database's,
+  // so an idle receiver notices a deleted -wal too (a commit checks it as well).
   a.monitor = std::make_unique<Monitor>(c.storage.sqlite_path,
                                         std::chrono::milliseconds(c.monitoring.backlog_sample_ms),
-                                        a.metrics, a.clock);
+                                        a.metrics, a.clock, [&a] { a.inbox->check_files(); });
   a.monitor->start();
-  a.payload_log = std::make_unique<storage::PayloadLog>(storage::PayloadLog::Options{
-      c.payload_log.path, c.payload_log.max_bytes, c.payload_log.max_files});
+  storage::PayloadLog::Options payloads;
+  payloads.path = c.payload_log.path;
+  payloads.max_bytes = c.payload_log.max_bytes;
+  payloads.max_files = c.payload_log.max_files;
+  payloads.unverified_path =
+      c.payload_log.unverified_path.value_or(storage::default_unverified_path(payloads.path));
+  payloads.unverified_max_bytes = c.payload_log.unverified_max_bytes;
+  payloads.unverified_max_files = c.payload_log.unverified_max_files;
+  payloads.unverified_body_bytes = static_cast<std::size_t>(c.payload_log.unverified_body_bytes);
+  a.payload_log = std::make_unique<storage::PayloadLog>(
+      std::move(payloads), [&a](std::string_view log) { a.metrics.on_payload_log_error(log); });
 
   std::vector<core::SourceSpec> sources;
   for (const auto& s : c.sources) sources.push_back(to_source_spec(s));

@@ -247,6 +247,14 @@ void read_payload_log(const ObjectReader& r, PayloadLogConfig& p) {
   r.string("path", p.path);
   r.integer("max_bytes", p.max_bytes, 64 * 1024, kNoUpperBound);
   r.integer("max_files", p.max_files, 1, 1000);
+  if (r.find("unverified_path") != nullptr) {
+    std::string path;
+    r.string("unverified_path", path);
+    p.unverified_path = std::move(path);
+  }
+  r.integer("unverified_max_bytes", p.unverified_max_bytes, 64 * 1024, kNoUpperBound);
+  r.integer("unverified_max_files", p.unverified_max_files, 1, 1000);
+  r.integer("unverified_body_bytes", p.unverified_body_bytes, 0, 64 * 1024 * 1024);
 }
 
 // A retry object; keys it leaves out keep the values already in `retry`.
@@ -372,8 +380,11 @@ Config read_document(std::string_view json_text, const Blame& blame) {
                      {"sqlite_path", "ack_budget_ms", "max_batch", "max_queue", "busy_timeout_ms"}),
         config.storage);
   if (const Value* v = top.find("payload_log"))
-    read_payload_log(ObjectReader(*v, "payload_log", blame, {"path", "max_bytes", "max_files"}),
-                     config.payload_log);
+    read_payload_log(
+        ObjectReader(*v, "payload_log", blame,
+                     {"path", "max_bytes", "max_files", "unverified_path", "unverified_max_bytes",
+                      "unverified_max_files", "unverified_body_bytes"}),
+        config.payload_log);
   if (const Value* v = top.find("workers"))
     read_workers(ObjectReader(*v, "workers", blame, {"threads", "retry"}), config.workers);
   if (const Value* v = top.array("routes")) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "app/config_internal.hpp"
+#include "webhook/storage/payload_log.hpp"
 #include "webhook/worker/projection_handlers.hpp"
 
 namespace webhook::app::config_internal {
@@ -256,6 +257,13 @@ void validate(Config& config, const Blame& blame) {
   validate_sources(config, blame);
 
   if (config.storage.sqlite_path.empty()) blame.fail("storage.sqlite_path", "must not be empty");
+  // After the environment overrides, so the default follows WEBHOOK_RECEIVER_PAYLOAD_LOG.
+  auto& payloads = config.payload_log;
+  if (!payloads.unverified_path) {
+    payloads.unverified_path = storage::default_unverified_path(payloads.path);
+  } else if (!payloads.unverified_path->empty() && *payloads.unverified_path == payloads.path) {
+    blame.fail("payload_log.unverified_path", "must differ from payload_log.path");
+  }
   if (config.workers.retry.max_ms < config.workers.retry.initial_ms)
     blame.fail("workers.retry.max_ms", "must be at least workers.retry.initial_ms");
 

@@ -10,8 +10,13 @@
 namespace webhook::app {
 
 Monitor::Monitor(std::string sqlite_path, std::chrono::milliseconds interval,
-                 ServiceMetrics& metrics, const core::Clock& clock)
-    : path_(std::move(sqlite_path)), interval_(interval), metrics_(metrics), clock_(clock) {}
+                 ServiceMetrics& metrics, const core::Clock& clock,
+                 std::function<void()> each_interval)
+    : path_(std::move(sqlite_path)),
+      interval_(interval),
+      metrics_(metrics),
+      clock_(clock),
+      each_interval_(std::move(each_interval)) {}
 
 Monitor::~Monitor() { stop(); }
 
@@ -46,6 +51,7 @@ void Monitor::run() {
 void Monitor::sample_once() {
   std::string problem;
   try {
+    if (each_interval_) each_interval_();
     // Wait for the lock no longer than one interval (at most 2 s): a longer wait is the answer.
     const int busy_ms = static_cast<int>(std::min<std::int64_t>(interval_.count(), 2000));
     auto db = storage::Database::open(path_, storage::Database::Mode::read_write, busy_ms);

@@ -18,6 +18,7 @@ std::int64_t age_s(std::int64_t now_ms, std::int64_t since_ms) {
 
 ReadinessVerdict judge_readiness(const ReadinessFacts& f) {
   if (!f.workers_running) return {false, "workers: not running"};
+  if (!f.storage_fault.empty()) return {false, f.storage_fault};
   if (!f.storage_problem.empty()) return {false, f.storage_problem};
   if (f.max_backlog_age_ms > 0 && f.oldest_unfinished_age_s * 1000.0 > f.max_backlog_age_ms) {
     return {false, "backlog: the oldest unfinished event is " +
@@ -25,6 +26,7 @@ ReadinessVerdict judge_readiness(const ReadinessFacts& f) {
                        " s old (bound " + std::to_string(f.max_backlog_age_ms / 1000) + " s)"};
   }
   if (!f.last_commit_ok) return {false, "storage: the last commit failed"};
+  if (!f.payload_log_problem.empty()) return {false, f.payload_log_problem};
   return {true, {}};
 }
 

@@ -71,6 +71,9 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
                                           core::latency_buckets())),
       commit_failures_(registry_.counter("webhook_commit_failures_total",
                                          "Group-commit transactions that failed.", {})),
+      payload_log_errors_(registry_.counter(
+          "webhook_payload_log_errors_total",
+          "Payload-log writes and rotations that failed, by log (verified, unverified).", {"log"})),
       events_(registry_.counter("webhook_events_total",
                                 "Handled events by source, type and outcome (done, retried, dead, "
                                 "unhandled).",
@@ -134,6 +137,7 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
     backlog_age_.with({std::string(g)}).set(0);
     dead_letters_.with({std::string(g)}).set(0);
   }
+  for (const char* log : {"verified", "unverified"}) payload_log_errors_.with({log});
 }
 
 void ServiceMetrics::on_delivery(std::string_view source, std::string_view result,
@@ -146,6 +150,10 @@ void ServiceMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) 
   commit_batch_.with().observe(static_cast<double>(batch_size));
   commit_seconds_.with().observe(seconds);
   if (!ok) commit_failures_.with().inc();
+}
+
+void ServiceMetrics::on_payload_log_error(std::string_view log) {
+  payload_log_errors_.with({std::string(log)}).inc();
 }
 
 void ServiceMetrics::on_dispatch(const worker::DispatchReport& report) {

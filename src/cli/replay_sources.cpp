@@ -73,6 +73,12 @@ class PayloadLogSource final : public Source {
         reporter.skipped(where, why_not_a_record(line));
         continue;
       }
+      if (record->truncated_from_bytes) {  // the unverified log keeps excerpts only
+        reporter.skipped(where, "the body is an excerpt (" + std::to_string(record->body.size()) +
+                                    " of " + std::to_string(*record->truncated_from_bytes) +
+                                    " bytes): nothing to replay");
+        continue;
+      }
       Capture c;
       c.origin = where;
       c.received_at_ms = record->received_at_ms;

@@ -3,6 +3,8 @@
 
 #include "webhook/storage/database.hpp"
 
+#include "storage/database_files.hpp"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -25,6 +27,8 @@ constexpr const char* kJournalModeWal = "PRAGMA journal_mode=WAL";
 constexpr const char* kSynchronousFull = "PRAGMA synchronous=FULL";
 constexpr const char* kForeignKeysOn = "PRAGMA foreign_keys=ON";
 constexpr const char* kUserVersion = "PRAGMA user_version";
+// A read: the first read transaction in WAL mode opens the -wal file.
+constexpr const char* kTouchSchema = "SELECT count(*) FROM sqlite_schema";
 
 // The busy handler: waits for another connection's lock in short, fixed steps until the
 // connection's busy timeout has passed. SQLite's own busy_timeout handler sleeps 1, 2, 5, 10,
@@ -114,6 +118,9 @@ Database Database::open(const std::string& path, Mode mode, int busy_timeout_ms)
       break;
   }
   if (path.starts_with("file:")) flags |= SQLITE_OPEN_URI;
+  // Before SQLite touches anything: it would open an unwritable database read-only and leave
+  // a -shm with the database's mode behind, which blocks every later start.
+  if (mode != Mode::read_only && is_plain_file(path)) files::require_writable(path);
 
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -134,19 +141,46 @@ Database Database::open(const std::string& path, Mode mode, int busy_timeout_ms)
   }
   db.exec(kSynchronousFull);
   db.exec(kForeignKeysOn);
+  if (mode != Mode::read_only && is_plain_file(path)) {
+    query_text(raw, path, kTouchSchema);  // opens the -wal, so the one watched is ours
+    if (const auto wal = files::id_of(path + "-wal")) {
+      db.wal_watched_ = true;
+      db.wal_device_ = wal->device;
+      db.wal_inode_ = wal->inode;
+    }
+  }
   return db;
 }
 
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      wal_watched_(std::exchange(other.wal_watched_, false)),
+      wal_device_(other.wal_device_),
+      wal_inode_(other.wal_inode_) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
     if (db_ != nullptr) sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
+    wal_watched_ = std::exchange(other.wal_watched_, false);
+    wal_device_ = other.wal_device_;
+    wal_inode_ = other.wal_inode_;
   }
   return *this;
+}
+
+std::string Database::files_problem() const {
+  if (!wal_watched_ || db_ == nullptr) return {};
+  // SQLite compares the inode of its open database descriptor with what the path names now.
+  int db_moved = 0;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &db_moved) == SQLITE_OK &&
+      db_moved != 0) {
+    return path_ + " was deleted or replaced by another file";
+  }
+  return files::moved(path_ + "-wal", files::FileId{static_cast<dev_t>(wal_device_),
+                                                    static_cast<ino_t>(wal_inode_)});
 }
 
 Database::~Database() {

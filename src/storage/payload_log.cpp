@@ -12,29 +12,25 @@
 //   "key_slot"        integer, -1 when no key matched
 //   "body"            the raw body as a JSON string when it is valid UTF-8, otherwise
 //   "body_base64"     the raw body in standard base64 with padding
+//   "body_truncated", "body_bytes", "body_sha256"   only when "body" holds an excerpt (the
+//                     unverified log): true, the full length, hex SHA-256 of the full body
 // Any other text member that is not valid UTF-8 is written as "<name>_base64" the same way, so
 // every byte sequence survives a format/parse round trip. Strings are written by
 // rapidjson::Writer: only '"', '\\' and U+0000..U+001F are escaped; other bytes are copied.
 
 #include "webhook/storage/payload_log.hpp"
 
+#include "webhook/core/signature.hpp"
 #include "webhook/core/text.hpp"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <filesystem>
 #include <limits>
 #include <stdexcept>
-#include <system_error>
 
 namespace webhook::storage {
 namespace {
@@ -44,8 +40,6 @@ using core::base64_encode;
 using core::is_valid_utf8;
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-// ---- UTF-8 and base64 ------------------------------------------------------------------------
 
 // ---- writing ----------------------------------------------------------------------------------
 
@@ -164,27 +158,9 @@ bool read_headers(const Value& object, std::vector<std::pair<std::string, std::s
   return true;
 }
 
-// ---- files ------------------------------------------------------------------------------------
-
-int open_log_file(const std::string& path) {
-  int fd = -1;
-  do {
-    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
-  } while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
-std::uint64_t file_size(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size < 0) return 0;
-  return static_cast<std::uint64_t>(st.st_size);
-}
-
-std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
-
 }  // namespace
 
-std::string format_payload_line(const PayloadRecord& record) {
+std::string format_payload_line(const PayloadRecord& record, std::size_t max_body_bytes) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
@@ -206,7 +182,16 @@ std::string format_payload_line(const PayloadRecord& record) {
   write_text_member(w, "candidate", record.candidate);
   write_string(w, "key_slot");
   w.Int(record.key_slot);
-  write_text_member(w, "body", record.body);
+  const bool truncated = record.body.size() > max_body_bytes;
+  write_text_member(w, "body", truncated ? record.body.substr(0, max_body_bytes) : record.body);
+  if (truncated) {
+    write_string(w, "body_truncated");
+    w.Bool(true);
+    write_string(w, "body_bytes");
+    w.Uint64(record.body.size());
+    write_string(w, "body_sha256");
+    write_string(w, core::to_hex(core::sha256(record.body)));
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -234,112 +219,17 @@ std::optional<PayloadLine> parse_payload_line(std::string_view line) {
                         read_text_member(doc, "body", out.body) && read_headers(doc, out.headers);
   if (!texts_ok) return std::nullopt;
 
+  if (const auto cut = doc.FindMember("body_truncated");
+      cut != doc.MemberEnd() && cut->value.IsBool() && cut->value.GetBool()) {
+    const auto full = doc.FindMember("body_bytes");
+    if (full == doc.MemberEnd() || !full->value.IsUint64()) return std::nullopt;
+    out.truncated_from_bytes = full->value.GetUint64();
+  }
   if (const auto slot = doc.FindMember("key_slot"); slot != doc.MemberEnd()) {
     if (!slot->value.IsInt()) return std::nullopt;
     out.key_slot = slot->value.GetInt();
   }
   return out;
-}
-
-// ---- PayloadLog ---------------------------------------------------------------------------------
-
-PayloadLog::PayloadLog(Options options) : options_(std::move(options)) {
-  if (options_.max_files == 0) options_.max_files = 1;
-  if (options_.path.empty()) return;
-
-  const std::filesystem::path file(options_.path);
-  const std::filesystem::path parent = file.parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      throw std::runtime_error("payload_log: cannot create directory " + parent.string() + ": " +
-                               ec.message());
-    }
-    // A directory we create holds payloads only its owner should read.
-    std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
-  }
-  fd_ = open_log_file(options_.path);
-  if (fd_ < 0)
-    throw std::runtime_error("payload_log: cannot open " + options_.path + ": " + errno_text());
-  size_ = file_size(fd_);
-}
-
-PayloadLog::~PayloadLog() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-bool PayloadLog::append(const PayloadRecord& record) noexcept {
-  try {
-    if (options_.path.empty()) return true;
-    std::string line = format_payload_line(record);
-    line += '\n';
-
-    std::lock_guard lock(mutex_);
-    // Rotate when this line would take a non-empty file past max_bytes (0: never rotate). A
-    // failed rotation is counted, and the line still goes to whatever file is open.
-    if (fd_ >= 0 && options_.max_bytes > 0 && size_ > 0 &&
-        size_ + line.size() > options_.max_bytes) {
-      if (!rotate_locked()) ++errors_;
-    }
-    if (fd_ < 0) {  // a previous rotation could not reopen the file: try again
-      fd_ = open_log_file(options_.path);
-      if (fd_ < 0) {
-        ++errors_;
-        return false;
-      }
-      size_ = file_size(fd_);
-    }
-
-    std::size_t done = 0;
-    while (done < line.size()) {
-      const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        // Cut a partial line back off so the file stays whole lines (best effort).
-        if (done > 0) (void)::ftruncate(fd_, static_cast<off_t>(size_));
-        ++errors_;
-        return false;
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    size_ += line.size();
-    return true;
-  } catch (...) {
-    try {
-      std::lock_guard lock(mutex_);
-      ++errors_;
-    } catch (...) {
-    }
-    return false;
-  }
-}
-
-std::uint64_t PayloadLog::write_errors() const {
-  std::lock_guard lock(mutex_);
-  return errors_;
-}
-
-// path -> path.1 -> ... -> path.(max_files-1); rename() over the last one drops the oldest.
-// max_files == 1: the live file is truncated instead. Returns false on any failure; fd_ is then
-// either still the live file (nothing moved) or -1 (append() reopens).
-bool PayloadLog::rotate_locked() {
-  if (options_.max_files <= 1) {
-    if (::ftruncate(fd_, 0) != 0) return false;
-    size_ = 0;
-    return true;
-  }
-  const auto numbered = [this](unsigned i) { return options_.path + "." + std::to_string(i); };
-  for (unsigned i = options_.max_files - 1; i > 1; --i) {
-    if (::rename(numbered(i - 1).c_str(), numbered(i).c_str()) != 0 && errno != ENOENT)
-      return false;
-  }
-  if (::rename(options_.path.c_str(), numbered(1).c_str()) != 0) return false;
-  ::close(fd_);
-  fd_ = open_log_file(options_.path);
-  if (fd_ < 0) return false;
-  size_ = file_size(fd_);
-  return true;
 }
 
 }  // namespace webhook::storage

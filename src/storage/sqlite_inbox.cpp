@@ -124,6 +124,9 @@ constexpr const char* kNextDue = R"sql(
 SELECT min(next_attempt_at_ms) FROM events WHERE status = 'pending'
 )sql";
 
+// The failed result once the database or its -wal was replaced under the connection.
+constexpr const char* kFilesReplaced = "database files replaced";
+
 // The key's entity_kind for a delivery quarantined under core::quarantine_key().
 constexpr std::string_view kQuarantineEntityKind = "quarantine";
 
@@ -287,11 +290,17 @@ std::vector<core::StoreResult> SqliteInbox::store_batch(std::span<const core::De
   std::vector<core::StoreResult> results;
   if (batch.empty()) return results;
   results.reserve(batch.size());
+  const auto replaced = [&batch] {
+    return std::vector<core::StoreResult>(batch.size(), core::StoreResult::failed(kFilesReplaced));
+  };
   std::lock_guard lock(mutex_);
+  if (faulted_.load(std::memory_order_acquire)) return replaced();
   try {
     Transaction tx(db_, Transaction::Kind::immediate);
     for (const core::Delivery& d : batch) results.push_back(stmts_->store(d));
     tx.commit();  // synchronous=FULL: returns once the batch is on disk
+    // ... on the disk of the files this connection opened: are they still the database's?
+    if (!files_intact_locked()) return replaced();
     return results;
   } catch (const StorageError& e) {
     // The Transaction has rolled back: nothing of this batch is stored.
@@ -307,6 +316,46 @@ std::vector<core::StoreResult> SqliteInbox::store_batch(std::span<const core::De
     return std::vector<core::StoreResult>(batch.size(),
                                           core::StoreResult::failed("internal error"));
   }
+}
+
+std::string SqliteInbox::fault() const {
+  if (!faulted_.load(std::memory_order_acquire)) return {};
+  std::lock_guard lock(fault_mutex_);
+  return fault_;
+}
+
+std::string SqliteInbox::check_files() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!faulted_.load(std::memory_order_acquire)) files_intact_locked();
+  }
+  return fault();
+}
+
+bool SqliteInbox::files_intact_locked() {
+  const std::string problem = db_.files_problem();
+  if (problem.empty()) return true;
+  {
+    std::lock_guard lock(fault_mutex_);
+    fault_ = "storage: " + problem +
+             " while the service had it open; deliveries are refused (503) until restart";
+  }
+  faulted_.store(true, std::memory_order_release);
+  // Whatever this connection committed is still in the -wal it holds open: copy it into the
+  // database file now (and fsync it), so that a crash or kill -9 before the restart loses none
+  // of the deliveries acknowledged before the files were replaced.
+  int wal_frames = -1;
+  int copied = -1;
+  const int rc = sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_FULL,
+                                           &wal_frames, &copied);
+  const std::string detail = problem + "; checkpoint of the open -wal into the database: " +
+                             (rc == SQLITE_OK ? "copied " + std::to_string(copied) + " of " +
+                                                    std::to_string(wal_frames) + " frames"
+                                              : std::string("failed: ") + sqlite3_errstr(rc)) +
+                             "; restart the service";
+  log::error("storage files replaced while open: refusing deliveries until restart",
+             {.detail = detail});
+  return false;
 }
 
 std::optional<core::StoredEvent> SqliteInbox::find_event(std::int64_t id) {

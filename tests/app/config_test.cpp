@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "webhook/app/config.hpp"
+#include "webhook/storage/payload_log.hpp"
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -103,6 +104,15 @@ void check_same(const Config& a, const Config& b) {
   CHECK(a.payload_log.path == b.payload_log.path);
   CHECK(a.payload_log.max_bytes == b.payload_log.max_bytes);
   CHECK(a.payload_log.max_files == b.payload_log.max_files);
+  // Absent (the embedded default) means beside `path`, which is what loading resolves it to.
+  const auto unverified = [](const Config& c) {
+    return c.payload_log.unverified_path.value_or(
+        webhook::storage::default_unverified_path(c.payload_log.path));
+  };
+  CHECK(unverified(a) == unverified(b));
+  CHECK(a.payload_log.unverified_max_bytes == b.payload_log.unverified_max_bytes);
+  CHECK(a.payload_log.unverified_max_files == b.payload_log.unverified_max_files);
+  CHECK(a.payload_log.unverified_body_bytes == b.payload_log.unverified_body_bytes);
   CHECK(a.workers.threads == b.workers.threads);
   CHECK(a.workers.retry.initial_ms == b.workers.retry.initial_ms);
   CHECK(a.workers.retry.multiplier == b.workers.retry.multiplier);
@@ -407,6 +417,14 @@ TEST_CASE("a bad value is named by its key", "[config]") {
       {R"({"payload_log": {"max_files": 0}})",
        "payload_log.max_files: must be an integer from 1 to 1000"},
       {R"({"payload_log": {"max_files": 1001}})", "payload_log.max_files: must be an integer"},
+      {R"({"payload_log": {"path": "p.jsonl", "unverified_path": "p.jsonl"}})",
+       "payload_log.unverified_path: must differ from payload_log.path"},
+      {R"({"payload_log": {"unverified_max_bytes": 1024}})",
+       "payload_log.unverified_max_bytes: must be an integer of at least 65536"},
+      {R"({"payload_log": {"unverified_max_files": 0}})",
+       "payload_log.unverified_max_files: must be an integer from 1 to 1000"},
+      {R"({"payload_log": {"unverified_body_bytes": -1}})",
+       "payload_log.unverified_body_bytes: must be an integer from 0 to 67108864"},
       {R"({"workers": {"threads": 0}})", "workers.threads: must be an integer from 1 to 256"},
       {R"({"workers": {"threads": 257}})", "workers.threads: must be an integer"},
       {R"({"workers": {"retry": {"initial_ms": 0}}})",
@@ -587,12 +605,14 @@ TEST_CASE("environment overrides win over the file", "[config][env]") {
   CHECK(c.server.port == 8081);
   CHECK(c.storage.sqlite_path == "/data/env.db");
   CHECK(c.payload_log.path.empty());
+  CHECK(c.payload_log.unverified_path == "");  // follows the payload log: off
   CHECK(c.logging.format == "json");
   CHECK(c.logging.level == "debug");
 
   Config file_only = parse(file);
   CHECK(file_only.server.port == 9000);
   CHECK(file_only.payload_log.path == "file.jsonl");
+  CHECK(file_only.payload_log.unverified_path == "file.unverified.jsonl");
 }
 
 TEST_CASE("a bad environment override is named by its variable", "[config][env]") {

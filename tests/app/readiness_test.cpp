@@ -28,6 +28,18 @@ TEST_CASE("a failed storage probe or commit makes the service not ready", "[read
   CHECK(judge_readiness(g).reason == "storage: the last commit failed");
 }
 
+TEST_CASE("issue 10: replaced storage files and a failing payload log make the service not ready",
+          "[readiness]") {
+  ReadinessFacts f;
+  f.payload_log_problem =
+      "payload log: cannot write /dev/full: No space left on device (3 writes failed)";
+  CHECK(judge_readiness(f).reason == f.payload_log_problem);
+  // Replaced files come first: no delivery is acknowledged until restart.
+  f.storage_fault = "storage: /x.db-wal was deleted while the service had it open";
+  f.storage_problem = "storage: /x.db: disk I/O error";
+  CHECK(judge_readiness(f).reason == f.storage_fault);
+}
+
 TEST_CASE("a backlog older than the bound makes the service not ready; 0 means no bound",
           "[readiness]") {
   ReadinessFacts f;

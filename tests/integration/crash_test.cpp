@@ -54,14 +54,10 @@ std::string write_config(const TempDir& dir) {
 
 std::uint16_t start_and_wait(std::unique_ptr<Process>& proc, const TempDir& dir,
                              const std::string& config, const std::string& port_file) {
-  std::remove(port_file.c_str());
-  proc = std::make_unique<Process>(
-      std::vector<std::string>{WEBHOOK_RECEIVER_BIN, "serve", "--config", config, "--port-file",
-                               port_file},
-      std::vector<std::string>{"WEBHOOK_RECEIVER_SECRET_KEYS=" + kKey}, dir.file("receiver.log"));
-  const auto port = wait_for_file_line(port_file, std::chrono::seconds(30));
+  const auto port = start_serving(proc, config, {"WEBHOOK_RECEIVER_SECRET_KEYS=" + kKey},
+                                  dir.file("receiver.log"), port_file);
   REQUIRE(port);
-  return static_cast<std::uint16_t>(std::stoi(*port));
+  return *port;
 }
 
 }  // namespace

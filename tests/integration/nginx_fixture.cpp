@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -201,10 +202,17 @@ ReceiverProcess::~ReceiverProcess() = default;  // Process kills and reaps what 
 
 std::vector<storage::PayloadLine> ReceiverProcess::payload_lines() const {
   std::vector<storage::PayloadLine> out;
-  std::istringstream in(slurp(payload_log_path_));
-  for (std::string line; std::getline(in, line);) {
-    if (auto parsed = storage::parse_payload_line(line)) out.push_back(std::move(*parsed));
+  // The verified log and, beside it, the unverified one (issue 10), merged in arrival order.
+  for (const std::string& path :
+       {payload_log_path_, storage::default_unverified_path(payload_log_path_)}) {
+    std::istringstream in(slurp(path));
+    for (std::string line; std::getline(in, line);) {
+      if (auto parsed = storage::parse_payload_line(line)) out.push_back(std::move(*parsed));
+    }
   }
+  std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return x.received_at_ms < y.received_at_ms;
+  });
   return out;
 }
 

@@ -62,6 +62,7 @@ class ReceiverProcess {
   std::uint16_t port() const { return port_; }
   const std::string& db_path() const { return db_path_; }
   const std::string& log_path() const { return log_path_; }
+  // The lines of both payload logs (verified and, beside it, unverified), in arrival order.
   std::vector<storage::PayloadLine> payload_lines() const;
   // SIGTERM to its PID and the exit code (nullopt when it did not exit within 30 s).
   std::optional<int> stop();

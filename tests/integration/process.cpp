@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -79,6 +80,21 @@ std::optional<std::string> wait_for_file_line(const std::string& path,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return std::nullopt;
+}
+
+std::optional<std::uint16_t> start_serving(std::unique_ptr<Process>& proc,
+                                           const std::string& config,
+                                           const std::vector<std::string>& env,
+                                           const std::string& log_path,
+                                           const std::string& port_file) {
+  std::remove(port_file.c_str());
+  proc =
+      std::make_unique<Process>(std::vector<std::string>{WEBHOOK_RECEIVER_BIN, "serve", "--config",
+                                                         config, "--port-file", port_file},
+                                env, log_path);
+  const auto port = wait_for_file_line(port_file, std::chrono::seconds(30));
+  if (!port) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoi(*port));
 }
 
 }  // namespace webhook::testing

@@ -3,6 +3,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,5 +34,13 @@ class Process {
 // The contents of `path` once it is non-empty and ends in a newline, within `timeout`.
 std::optional<std::string> wait_for_file_line(const std::string& path,
                                               std::chrono::milliseconds timeout);
+
+// Starts `webhook-receiver serve --config CONFIG --port-file PORT_FILE` into `proc` with `env`
+// added, output appended to `log_path`, and returns the port once written (nullopt after 30 s).
+std::optional<std::uint16_t> start_serving(std::unique_ptr<Process>& proc,
+                                           const std::string& config,
+                                           const std::vector<std::string>& env,
+                                           const std::string& log_path,
+                                           const std::string& port_file);
 
 }  // namespace webhook::testing

@@ -3,8 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "webhook/log/log.hpp"
 #include "webhook/storage/payload_log.hpp"
 
 namespace {
@@ -435,4 +439,138 @@ TEST_CASE("writes only whole lines when 8 threads append at once", "[payload_log
     CHECK(files.size() > 10);
     check_files(files);
   }
+}
+
+// ---- issue 10: unverified deliveries apart; failures counted, reported and logged -------------
+
+namespace {
+
+PayloadRecord unverified_record(std::string_view body) {
+  PayloadRecord r = sample_record(body);
+  r.request_id = "hostile";
+  r.verification = "missing_signature";
+  r.scheme = "none";
+  r.key_slot = -1;
+  return r;
+}
+
+// The log lines written while it lives (the facade's test sink; the writer is this thread).
+class CapturedLog {
+ public:
+  CapturedLog() {
+    webhook::log::set_line_sink([this](std::string_view line) { lines_.emplace_back(line); });
+  }
+  ~CapturedLog() { webhook::log::set_line_sink({}); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  std::size_t count(std::string_view needle) const {
+    std::size_t n = 0;
+    for (const auto& line : lines_) n += line.find(needle) != std::string::npos ? 1u : 0u;
+    return n;
+  }
+  const std::vector<std::string>& lines() const { return lines_; }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
+TEST_CASE("issue 10: an unverified line keeps an excerpt with the full length and SHA-256",
+          "[payload_log]") {
+  const std::string line = format_payload_line(unverified_record("abcdefgh"), 4);
+  CHECK_THAT(line, Catch::EndsWith(
+                       R"("body":"abcd","body_truncated":true,"body_bytes":8,"body_sha256":)"
+                       R"("9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab"})"));
+  const auto parsed = parse_payload_line(line);
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->body == "abcd");
+  CHECK(parsed->truncated_from_bytes == 8u);
+  // A body within the excerpt is written whole, without the extra members.
+  CHECK_FALSE(parse_payload_line(format_payload_line(unverified_record("abcd"), 4))
+                  ->truncated_from_bytes.has_value());
+}
+
+TEST_CASE("issue 10: unsigned floods go to their own file and never rotate a verified capture out",
+          "[payload_log]") {
+  ScratchDir dir;
+  PayloadLog::Options options;
+  options.path = dir.file("payloads.jsonl");
+  options.max_bytes = 64 * 1024;
+  options.max_files = 2;
+  options.unverified_path = webhook::storage::default_unverified_path(options.path);
+  options.unverified_max_bytes = 64 * 1024;
+  options.unverified_max_files = 2;
+  options.unverified_body_bytes = 4096;
+  CHECK(options.unverified_path == dir.file("payloads.unverified.jsonl"));
+  PayloadLog log(options);
+
+  REQUIRE(log.append(numbered_record("kept", R"({"n":1})")));
+  const std::string hostile(std::size_t{1} << 20, '\x01');  // ~6 MiB once escaped
+  for (int i = 0; i < 101; ++i) REQUIRE(log.append(unverified_record(hostile)));
+
+  const auto verified = read_lines(options.path);
+  REQUIRE(verified.size() == 1);
+  CHECK(parse_payload_line(verified[0])->request_id == "kept");
+  CHECK_FALSE(fs::exists(options.path + ".1"));
+  for (const std::string& file : {options.unverified_path, options.unverified_path + ".1"}) {
+    CHECK(fs::file_size(file) <= options.unverified_max_bytes);
+  }
+  const auto last = parse_payload_line(read_lines(options.unverified_path).back());
+  REQUIRE(last.has_value());
+  CHECK(last->body.size() == 4096);
+  CHECK(last->truncated_from_bytes == std::uint64_t{1} << 20);
+  CHECK(last->verification == "missing_signature");
+}
+
+TEST_CASE("issue 10: failed writes are counted, reported for readiness and logged once a minute",
+          "[payload_log]") {
+  if (!fs::exists("/dev/full")) return;
+  auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  PayloadLog::Options options;
+  options.path = "/dev/full";
+  options.error_log_interval = std::chrono::seconds(60);
+  options.now = [&now] { return now; };
+  std::vector<std::string> observed;
+  CapturedLog captured;
+  PayloadLog log(options, [&observed](std::string_view which) { observed.emplace_back(which); });
+
+  for (int i = 0; i < 50; ++i) CHECK_FALSE(log.append(sample_record("{}")));
+  CHECK(observed.size() == 50);
+  CHECK(observed.front() == "verified");
+  CHECK(log.write_errors() == 50);
+  CHECK(log.problem() ==
+        "payload log: cannot write /dev/full: No space left on device (50 writes failed)");
+  CHECK(captured.count("payload log: cannot write /dev/full") == 1);
+
+  now += std::chrono::seconds(61);
+  CHECK_FALSE(log.append(sample_record("{}")));
+  REQUIRE(captured.count("payload log: cannot write /dev/full") == 2);
+  CHECK(captured.lines().back().find("(50 failures since the last report)") != std::string::npos);
+}
+
+TEST_CASE("issue 10: the payload log is reported healthy again once a write succeeds",
+          "[payload_log]") {
+  ScratchDir dir;
+  PayloadLog::Options options;
+  options.path = dir.file("payloads.jsonl");
+  CapturedLog captured;
+  PayloadLog log(options);
+  // A file size limit stands in for a full disk: writes past it fail with EFBIG.
+  ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  struct rlimit tiny = saved;
+  tiny.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &tiny) == 0);
+  const bool written_while_full = log.append(sample_record("{}"));
+  const std::string problem = log.problem();
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+
+  CHECK_FALSE(written_while_full);
+  CHECK_THAT(problem, Catch::StartsWith("payload log: cannot write " + options.path));
+  CHECK(log.append(sample_record("{}")));
+  CHECK(log.problem().empty());
+  CHECK(captured.count("is writable again after 1 failed writes") == 1);
+  CHECK(read_lines(options.path).size() == 1);  // the failed line was cut back off
 }

@@ -68,6 +68,12 @@ struct PayloadLogConfig {
   std::string path = "var/payloads.jsonl";  // "" disables the payload log
   std::uint64_t max_bytes = 67108864;
   unsigned max_files = 10;
+  // Deliveries that did not verify; absent: storage::default_unverified_path(path)
+  // (var/payloads.unverified.jsonl); "": not written.
+  std::optional<std::string> unverified_path;
+  std::uint64_t unverified_max_bytes = 16777216;
+  unsigned unverified_max_files = 2;
+  std::uint64_t unverified_body_bytes = 4096;  // body excerpt per unverified line
 };
 
 struct RetryConfig {

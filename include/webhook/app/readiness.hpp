@@ -1,7 +1,7 @@
 #pragma once
 // Readiness (/readyz): a pure verdict over cached facts, so the endpoint never touches SQLite.
-// Checked in this order, the first failure wins: workers running, storage probe, backlog age
-// bound, last commit.
+// Checked in this order, the first failure wins: workers running, storage files replaced,
+// storage probe, backlog age bound, last commit, payload log.
 
 #include <cstdint>
 #include <string>
@@ -14,10 +14,12 @@ namespace webhook::app {
 
 struct ReadinessFacts {
   bool workers_running = true;
+  std::string storage_fault;           // SqliteInbox::fault(): files replaced; "" when none
   std::string storage_problem;         // "" when the last probe could take the write lock
   double oldest_unfinished_age_s = 0;  // from the last backlog sample
   int max_backlog_age_ms = 0;          // 0 = no bound
   bool last_commit_ok = true;
+  std::string payload_log_problem;  // PayloadLog::problem(): "" while writes succeed
 };
 
 struct ReadinessVerdict {

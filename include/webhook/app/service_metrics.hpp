@@ -37,6 +37,8 @@ class ServiceMetrics {
 
   void on_delivery(std::string_view source, std::string_view result, double ack_seconds);
   void on_commit(std::size_t batch_size, double seconds, bool ok);
+  // A failed payload-log write or rotation; `log` is "verified" or "unverified".
+  void on_payload_log_error(std::string_view log);
   void on_dispatch(const worker::DispatchReport& report);
   // Replaces the backlog gauges with this sample, taken at `now_ms`.
   void on_backlog(const std::vector<storage::BacklogRow>& rows, std::int64_t now_ms);
@@ -61,6 +63,7 @@ class ServiceMetrics {
   core::Family<core::Histogram>& commit_batch_;
   core::Family<core::Histogram>& commit_seconds_;
   core::Family<core::Counter>& commit_failures_;
+  core::Family<core::Counter>& payload_log_errors_;
   core::Family<core::Counter>& events_;
   core::Family<core::Histogram>& handler_seconds_;
   core::Family<core::Histogram>& dispatch_delay_;

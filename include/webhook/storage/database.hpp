@@ -4,6 +4,8 @@
 //     foreign_keys=ON and a busy timeout.
 //  2. migrate(): applies embedded migrations (migrations/NNNN_name.sql) newer than
 //     PRAGMA user_version, each in its own transaction; re-running is a no-op.
+//  3. files_problem(): after a commit, tells whether the database and its -wal on disk are still
+//     the files this connection writes (src/storage/database_files.hpp).
 // A Database is used by one thread at a time; SQLite errors become StorageError at this boundary.
 
 #include <cstdint>
@@ -50,7 +52,10 @@ class Database {
 
   // Opens (and for read_write_create creates, mode 0600, with its parent directory) the database
   // at `path`. `busy_timeout_ms`: how long a statement waits for another connection's lock.
-  // Throws StorageError with the path and SQLite's message on failure.
+  // Throws StorageError with the path and SQLite's message on failure. A writable open first
+  // checks that the database, its -wal and -shm (those that exist) and their directory are
+  // writable, and names the exact file that is not (SQLite would open read-only, leave a -shm
+  // it cannot write, and fail later naming the database).
   static Database open(const std::string& path, Mode mode = Mode::read_write_create,
                        int busy_timeout_ms = kDefaultBusyTimeoutMs);
 
@@ -67,6 +72,12 @@ class Database {
   // Executes SQL with no result rows; throws StorageError.
   void exec(std::string_view sql);
 
+  // "" while `path()` and `path()-wal` still name the files this connection opened; otherwise
+  // what happened ("<path>-wal was deleted", "... was replaced by another file"). Commits made
+  // after that go to a file no later start reads, so they must not be acknowledged. Costs one
+  // file control and one stat(2). Always "" for in-memory, URI and read-only databases.
+  std::string files_problem() const;
+
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
 
@@ -74,6 +85,10 @@ class Database {
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_ = nullptr;
   std::string path_;
+  // The -wal this connection opened (device, inode); watched only when wal_watched_.
+  bool wal_watched_ = false;
+  std::uint64_t wal_device_ = 0;
+  std::uint64_t wal_inode_ = 0;
 };
 
 // A transaction on `db` that rolls back in its destructor unless commit() succeeded, so every

@@ -1,14 +1,24 @@
 #pragma once
 // PayloadLog: every delivery, verified or not, as one JSON line, written before the inbox.
-//  1. append() formats one line and writes it with a single write(2) to an O_APPEND file.
-//  2. When the file would pass max_bytes it is rotated: path -> path.1 -> ... -> path.N
+//  1. append() formats one line and writes it with a single write(2) to an O_APPEND file:
+//     deliveries the inbox takes (verified, or unsigned where the source allows it) to `path`,
+//     every other one to `unverified_path`, with its own size budget and the body cut to an
+//     excerpt, so no unauthenticated client can rotate verified captures away.
+//  2. When a file would pass its max_bytes it is rotated: path -> path.1 -> ... -> path.N
 //     (max_files kept in all, the oldest dropped).
 //  3. The raw body is kept byte-exact: "body" as a JSON string when it is valid UTF-8,
 //     otherwise "body_base64". Format documented in docs/payload-log.md.
-// Thread-safe (one mutex); append() never throws (an I/O error returns false and is counted).
+//  4. A failed write is counted (write_errors(), the observer), logged (the first of a run, then
+//     at most one line per error_log_interval, and the recovery) and reported by problem()
+//     until a write to that file succeeds again. The delivery itself still proceeds: the inbox
+//     holds the raw body too.
+// Thread-safe (one mutex per file); append() never throws.
+// The file handling is in payload_log_files.cpp; the line format in payload_log.cpp.
 
+#include <chrono>
 #include <cstdint>
-#include <mutex>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,7 +51,17 @@ struct PayloadLine {
   std::string verification, scheme, candidate;
   int key_slot = -1;
   std::string body;  // raw bytes, decoded from "body" or "body_base64"
+  // Set when the line holds only an excerpt of the body (unverified log): its full length.
+  std::optional<std::uint64_t> truncated_from_bytes;
 };
+
+// True for the verification results whose deliveries the inbox takes ("verified",
+// "unsigned_allowed"): they go to the payload log proper; every other result is unverified.
+bool goes_to_inbox(std::string_view verification);
+
+// The default unverified log beside `path`: "x/payloads.jsonl" -> "x/payloads.unverified.jsonl",
+// any other name gets ".unverified" appended; "" for "" (no payload log, no unverified log).
+std::string default_unverified_path(const std::string& path);
 
 class PayloadLog {
  public:
@@ -49,28 +69,48 @@ class PayloadLog {
     std::string path;  // empty: disabled (append() returns true, writes nothing)
     std::uint64_t max_bytes = 64ull << 20;
     unsigned max_files = 10;  // files kept including the live one
+    // Deliveries that did not verify. Empty: not written (counted by the caller's metrics only).
+    std::string unverified_path;
+    std::uint64_t unverified_max_bytes = 16ull << 20;
+    unsigned unverified_max_files = 2;
+    std::size_t unverified_body_bytes = 4096;  // the body excerpt kept per unverified line
+    std::chrono::milliseconds error_log_interval{60000};
+    // The clock of the log throttle; empty: std::chrono::steady_clock (tests inject one).
+    std::function<std::chrono::steady_clock::time_point()> now;
   };
-  // Opens (creating with mode 0600, and its directory) the file. Throws std::runtime_error with
-  // the path on failure (start-up only).
-  explicit PayloadLog(Options options);
+  // Called on the appending thread for each failed write or rotation, with "verified" or
+  // "unverified" (which log); must be cheap and not throw (a metrics counter).
+  using ErrorObserver = std::function<void(std::string_view log)>;
+
+  // Opens (creating with mode 0600, and their directory) the files. Throws std::runtime_error
+  // with the path on failure (start-up only).
+  explicit PayloadLog(Options options, ErrorObserver on_error = {});
   ~PayloadLog();
   PayloadLog(const PayloadLog&) = delete;
   PayloadLog& operator=(const PayloadLog&) = delete;
 
+  // Writes the record to the file its verification result selects; false when that failed.
   bool append(const PayloadRecord& record) noexcept;
+  // Failed writes and rotations since start, both files.
   std::uint64_t write_errors() const;
+  // For /readyz: "" while the last write to each file succeeded, otherwise
+  // "payload log: cannot write <path>: <reason> (<n> writes failed)".
+  std::string problem() const;
+
+  class File;  // one rotated file with its budget and failure state (payload_log_files.cpp)
 
  private:
-  bool rotate_locked();
-  Options options_;
-  mutable std::mutex mutex_;
-  int fd_ = -1;               // GUARDED_BY(mutex_)
-  std::uint64_t size_ = 0;    // GUARDED_BY(mutex_)
-  std::uint64_t errors_ = 0;  // GUARDED_BY(mutex_)
+  ErrorObserver on_error_;
+  std::unique_ptr<File> verified_;
+  std::unique_ptr<File> unverified_;
+  std::size_t unverified_body_bytes_;
 };
 
-// Formats one line (without the trailing newline). Pure; used by append() and tests.
-std::string format_payload_line(const PayloadRecord& record);
+// Formats one line (without the trailing newline). Pure; used by append() and tests. A body
+// longer than `max_body_bytes` is cut to that many bytes and the line gains "body_truncated":
+// true, "body_bytes" (the full length) and "body_sha256" (hex, of the full body).
+std::string format_payload_line(const PayloadRecord& record,
+                                std::size_t max_body_bytes = static_cast<std::size_t>(-1));
 // Parses one line; nullopt when it is not a payload-log record.
 std::optional<PayloadLine> parse_payload_line(std::string_view line);
 

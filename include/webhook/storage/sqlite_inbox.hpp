@@ -5,9 +5,16 @@
 // synchronous=FULL the COMMIT returns only once the batch is on disk.
 // The entity is stored once, in the key columns: a StoredEvent's entity_kind/entity_id are the
 // key's, and empty for a quarantined event (key entity_kind "quarantine"), as ingest() builds it.
+// After each committed batch store_batch() checks that the database and its -wal on disk are
+// still the files the connection writes (Database::files_problem()). If not, that batch and every
+// later one fail ("database files replaced", so 503) until the process restarts: reopening alone
+// is not safe while the process's other connections still write the old -wal. What the old -wal
+// holds is first checkpointed into the database file, so acknowledged deliveries survive (and
+// so may the refused batch: the platform's retry of it is then a duplicate).
 // The queue methods are single statements or one BEGIN IMMEDIATE transaction each (claim_due,
 // redrive by ids); they throw StorageError, which the dispatcher and the CLI catch.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,11 +48,23 @@ class SqliteInbox final : public core::Inbox {
 
   Database& database() { return db_; }
 
+  // Why commits on this connection are no longer acknowledged, for /readyz ("" while they are).
+  // Once set it stays until the process restarts. Any thread; no SQLite or file work.
+  std::string fault() const;
+  // The check store_batch() makes after each commit, without a commit (the monitor calls it, so
+  // an idle receiver notices too). Returns fault().
+  std::string check_files();
+
  private:
   struct Statements;
+  bool files_intact_locked();  // false (and fault set) once the files were replaced
+
   std::mutex mutex_;  // serialises use of the one connection (writer thread vs. readers)
   Database db_;
   std::unique_ptr<Statements> stmts_;
+  std::atomic<bool> faulted_{false};
+  mutable std::mutex fault_mutex_;
+  std::string fault_;  // GUARDED_BY(fault_mutex_)
 };
 
 }  // namespace webhook::storage
