@@ -40,10 +40,20 @@ bhttp::response<bhttp::string_body> to_beast(OutboundResponse&& out, const Reque
   return res;
 }
 
+// RFC 9112 section 6: a Transfer-Encoding that does not end in chunked leaves the request's
+// length unknown, and one in HTTP/1.0 is faulty framing. Either way the bytes that follow cannot
+// be told from the next request: the answer is 400 and the connection closes.
+bool unknown_body_length(const bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& h = parser.get();
+  if (h.find(bhttp::field::transfer_encoding) == h.end()) return false;
+  return !parser.chunked() || h.version() < 11;
+}
+
 // The answer to a request that could not be read completely, or nullopt to just close.
 std::optional<OutboundResponse> answer_read_error(const beast::error_code& ec,
                                                   std::size_t body_limit) {
   if (ec == bhttp::error::body_limit) return payload_too_large(body_limit);
+  if (ec == bhttp::error::bad_transfer_encoding) return bad_request("bad_transfer_encoding");
   if (ec == bhttp::error::header_limit) {
     OutboundResponse r = bad_request("headers_too_large");
     r.status = 431;
@@ -80,6 +90,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
   } forget_on_exit{*this, id};
   auto& stream = conn->stream;
   beast::flat_buffer buffer;
+  const bool trusted_peer = proxies.trusts(peer);
 
   for (;;) {
     // 1. A fresh parser per request, with its limits set before a byte is read.
@@ -100,11 +111,14 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     if (header_ec) {
       ctx = {choose_request_id({}), peer};
     } else {
+      // X-Request-Id and the client address are taken from trusted proxies only.
       const auto& h = parser.get();
-      ctx = {choose_request_id(h["X-Request-Id"]),
+      ctx = {choose_request_id(trusted_peer ? std::string_view(h["X-Request-Id"])
+                                            : std::string_view()),
              proxies.client_address(peer, h["X-Forwarded-For"], h["X-Real-IP"])};
     }
     beast::error_code ec = header_ec;
+    if (!ec && unknown_body_length(parser)) ec = bhttp::error::bad_transfer_encoding;
 
     if (!ec) {
       const auto length = parser.content_length();
