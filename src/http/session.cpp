@@ -9,6 +9,7 @@ namespace webhook::http {
 namespace {
 
 constexpr std::size_t kMaxRequestIdLength = 128;
+constexpr std::size_t kFirstRead = 4096;  // bytes asked for by the read that ends idleness
 
 bool safe_request_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -92,7 +93,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
   beast::flat_buffer buffer;
   const bool trusted_peer = proxies.trusts(peer);
 
-  for (;;) {
+  for (bool first = true;; first = false) {
     // 1. A fresh parser per request, with its limits set before a byte is read.
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -100,12 +101,20 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     // is answered with the request's own id, address and metric), then enforced by the parser
     // for chunked bodies.
     parser.body_limit(boost::none);
-    if (stopping) break;
-    conn->idle = true;
+    if (stopping || conn->shed) break;
+    if (!first) conn->since_ns = steady_now_ns();
+    conn->phase = Phase::idle;
     stream.expires_after(options.header_timeout);
+    // Idle until the first byte of the request arrives (the header timeout runs from here).
+    if (buffer.size() == 0) {
+      auto [first_ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstRead),
+                                                           net::as_tuple(net::use_awaitable));
+      if (first_ec) break;  // closed, timed out or shed: nobody to answer
+      buffer.commit(n);
+    }
+    conn->phase = Phase::header;
     auto [header_ec, header_bytes] = co_await bhttp::async_read_header(
         stream, buffer, parser, net::as_tuple(net::use_awaitable));
-    conn->idle = false;
 
     RequestContext ctx;
     if (header_ec) {
@@ -138,6 +147,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
             co_await bhttp::async_write(stream, go_on, net::as_tuple(net::use_awaitable));
         if (w_ec) break;
       }
+      conn->phase = Phase::body;
       stream.expires_after(options.body_timeout);
       auto [body_ec, body_bytes] =
           co_await bhttp::async_read(stream, buffer, parser, net::as_tuple(net::use_awaitable));
@@ -145,6 +155,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     }
 
     // 3. Decide the answer.
+    conn->phase = Phase::busy;
     OutboundResponse out;
     const Request* req = nullptr;
     if (ec) {
@@ -164,8 +175,10 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
       out = co_await handle(*req, ctx);
     }
 
-    // 4. Write it; keep the connection only when both sides want to and we are not stopping.
-    const bool keep_alive = req != nullptr && req->keep_alive() && !out.close && !stopping;
+    // 4. Write it; keep the connection only when both sides want to, we are not stopping and
+    //    the connection was not shed to make room.
+    const bool keep_alive =
+        req != nullptr && req->keep_alive() && !out.close && !stopping && !conn->shed;
     auto res = to_beast(std::move(out), req, ctx, keep_alive);
     stream.expires_after(options.body_timeout);
     auto [write_ec, written] =
