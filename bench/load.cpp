@@ -15,6 +15,10 @@
 //     the whole answer had been read). status is 0 when no answer came (connection error,
 //     --timeout-s); result is the "status" member of a 200 body or the "error" member otherwise.
 //  4. Prints one line "LOAD_SUMMARY key=value ..." to stdout.
+// With --slow-connections S (bench/run_slowloris.sh), S more connections play slowloris before
+// and during the run: each sends one byte of a never-ending request header per
+// --slow-interval-ms and is reopened when the receiver closes it. Deliveries start once all S
+// are open; the summary counts how many were open at the end and how often they were cut.
 // One I/O thread; a failed connection is reopened and its delivery counted as failed, never
 // re-sent. Traffic goes to 127.0.0.1 only (the URL's host must be 127.0.0.1).
 #include <algorithm>
@@ -48,7 +52,9 @@ constexpr const char* kUsage =
     "  --count N        deliveries to send (default: every line of FILE)\n"
     "  --connections C  keep-alive connections (1-1024, default 16)\n"
     "  --rate R         deliveries per second, paced (default 0: as fast as the connections go)\n"
-    "  --timeout-s T    give up on the whole run after T seconds (1-3600, default 300)\n";
+    "  --timeout-s T    give up on the whole run after T seconds (1-3600, default 300)\n"
+    "  --slow-connections S   hold S slowloris connections open meanwhile (0-20000, default 0)\n"
+    "  --slow-interval-ms MS  one header byte per slow connection every MS (10-60000, 1000)\n";
 
 struct Delivery {
   std::string signature;
@@ -73,8 +79,17 @@ struct Run {
   double rate = 0;
   Clock::time_point start;
   Clock::time_point deadline;
+  std::chrono::seconds timeout{300};
   std::uint64_t connects = 0, connection_errors = 0;
   bool timed_out = false;
+  unsigned active = 0;  // delivery connections still running
+  // Slowloris (--slow-connections).
+  unsigned slow = 0;
+  std::chrono::milliseconds slow_interval{1000};
+  unsigned slow_open = 0;
+  std::uint64_t slow_connects = 0, slow_closed = 0;
+  bool finished = false;
+  net::io_context* ioc = nullptr;
 };
 
 std::int64_t system_us() {
@@ -205,6 +220,72 @@ net::awaitable<void> connection(Run& run) {
     beast::error_code ignored;
     stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
+  // The last delivery connection ends the run (slow clients are abandoned mid-wait).
+  if (--run.active == 0) {
+    run.finished = true;
+    if (run.slow > 0) run.ioc->stop();
+  }
+}
+
+// One slowloris client: a request header that never ends, one byte per interval; reopened when
+// the receiver closes it.
+net::awaitable<void> slow_client(Run& run) {
+  auto executor = co_await net::this_coro::executor;
+  tcp::resolver resolver(executor);
+  net::steady_timer pause(executor);
+  const std::string head = "POST " + run.target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+  while (!run.finished) {
+    beast::tcp_stream stream(executor);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(run.host, run.port, net::as_tuple(net::use_awaitable));
+    auto [cec, ep] = co_await stream.async_connect(endpoints, net::as_tuple(net::use_awaitable));
+    if (rec || cec) {
+      pause.expires_after(run.slow_interval);
+      co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    ++run.slow_connects;
+    ++run.slow_open;
+    for (std::size_t pos = 0; !run.finished; ++pos) {
+      const char byte = pos < head.size() ? head[pos] : 'a';
+      auto [wec, n] = co_await net::async_write(stream.socket(), net::buffer(&byte, 1),
+                                                net::as_tuple(net::use_awaitable));
+      if (wec) break;
+      pause.expires_after(run.slow_interval);
+      co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    --run.slow_open;
+    if (run.finished) break;
+    ++run.slow_closed;  // cut by the receiver: reopened after one interval
+    pause.expires_after(run.slow_interval);
+    co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+  }
+}
+
+// Opens the slow clients, waits (at most 60 s) until all are connected, then starts the
+// delivery connections with the clock.
+net::awaitable<void> start(Run& run, unsigned connections) {
+  auto executor = co_await net::this_coro::executor;
+  for (unsigned s = 0; s < run.slow; ++s) net::co_spawn(executor, slow_client(run), net::detached);
+  net::steady_timer wait(executor);
+  const auto give_up = Clock::now() + std::chrono::seconds(60);
+  while (run.slow_open < run.slow && Clock::now() < give_up) {
+    wait.expires_after(std::chrono::milliseconds(10));
+    co_await wait.async_wait(net::as_tuple(net::use_awaitable));
+  }
+  run.start = Clock::now();  // paced: delivery i is due at start + i / rate
+  run.deadline = run.start + run.timeout;
+  run.active = connections;
+  for (unsigned c = 0; c < connections; ++c) {
+    net::co_spawn(executor, connection(run), [](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        std::cerr << "webhook-bench-load: connection ended by an exception: " << ex.what() << "\n";
+      }
+    });
+  }
 }
 
 template <typename T>
@@ -234,6 +315,8 @@ int main(int argc, char** argv) {
   unsigned connections = 16;
   double rate = 0;
   unsigned timeout_s = 300;
+  unsigned slow = 0;
+  unsigned slow_interval_ms = 1000;
   for (int a = 1; a < argc; ++a) {
     const std::string_view arg = argv[a];
     if (arg == "--help" || arg == "-h") {
@@ -263,6 +346,14 @@ int main(int argc, char** argv) {
       const auto t = parse_number<unsigned>(value);
       if (!t || *t < 1 || *t > 3600) return usage_error("--timeout-s must be 1-3600");
       timeout_s = *t;
+    } else if (arg == "--slow-connections") {
+      const auto n = parse_number<unsigned>(value);
+      if (!n || *n > 20000) return usage_error("--slow-connections must be 0-20000");
+      slow = *n;
+    } else if (arg == "--slow-interval-ms") {
+      const auto ms = parse_number<unsigned>(value);
+      if (!ms || *ms < 10 || *ms > 60000) return usage_error("--slow-interval-ms must be 10-60000");
+      slow_interval_ms = *ms;
     } else {
       return usage_error("unknown option " + std::string(arg));
     }
@@ -284,6 +375,9 @@ int main(int argc, char** argv) {
     if (!parse_number<unsigned short>(run.port)) return usage_error("--url has a bad port");
   }
   run.rate = rate;
+  run.timeout = std::chrono::seconds(timeout_s);
+  run.slow = slow;
+  run.slow_interval = std::chrono::milliseconds(slow_interval_ms);
 
   {
     std::ifstream in(deliveries_path, std::ios::binary);
@@ -309,20 +403,10 @@ int main(int argc, char** argv) {
   run.results.resize(run.deliveries.size());
 
   net::io_context ioc(1);
-  run.start = Clock::now();  // paced: delivery i is due at start + i / rate
-  run.deadline = run.start + std::chrono::seconds(timeout_s);
+  run.ioc = &ioc;
   const unsigned opened =
       static_cast<unsigned>(std::min<std::size_t>(connections, run.deliveries.size()));
-  for (unsigned c = 0; c < opened; ++c) {
-    net::co_spawn(ioc, connection(run), [](const std::exception_ptr& e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        std::cerr << "webhook-bench-load: connection ended by an exception: " << ex.what() << "\n";
-      }
-    });
-  }
+  net::co_spawn(ioc, start(run, opened), net::detached);
   ioc.run();
   const double elapsed_s = std::chrono::duration<double>(Clock::now() - run.start).count();
 
@@ -384,6 +468,8 @@ int main(int argc, char** argv) {
             << " lag_p99_ms=" << num(percentile(lags, 0.99), 3)
             << " lag_max_ms=" << num(lags.empty() ? 0.0 : lags.back(), 3)
             << " connects=" << run.connects << " connection_errors=" << run.connection_errors
-            << " timed_out=" << (run.timed_out ? 1 : 0) << std::endl;
+            << " timed_out=" << (run.timed_out ? 1 : 0) << " slow=" << run.slow
+            << " slow_open_at_end=" << run.slow_open << " slow_connects=" << run.slow_connects
+            << " slow_closed=" << run.slow_closed << std::endl;
   return ok200 == run.results.size() ? 0 : 3;
 }

@@ -154,22 +154,7 @@ start_receiver() {
   $handlers_block
 }
 EOF
-  env -u WEBHOOK_RECEIVER_CONFIG -u WEBHOOK_RECEIVER_LISTEN -u WEBHOOK_RECEIVER_SQLITE_PATH \
-      -u WEBHOOK_RECEIVER_PAYLOAD_LOG -u WEBHOOK_RECEIVER_LOG_FORMAT -u WEBHOOK_RECEIVER_LOG_LEVEL \
-      -u WEBHOOK_RECEIVER_SECRET_KEYS_FILE -u BENCH_FORWARD_SECRET_FILE \
-      WEBHOOK_RECEIVER_SECRET_KEYS="$KEY" BENCH_FORWARD_SECRET="$FORWARD_SECRET" \
-      "$RECEIVER" serve --config "$dir/config.json" --port-file "$dir/port" >"$dir/receiver.log" 2>&1 &
-  RECEIVER_PID=$!
-  PIDS+=("$RECEIVER_PID")
-  RECEIVER_PORT=""
-  for _ in $(seq 100); do
-    kill -0 "$RECEIVER_PID" 2>/dev/null || break
-    if [ -s "$dir/port" ]; then RECEIVER_PORT="$(tr -d '[:space:]' <"$dir/port")"; fi
-    if [ -n "$RECEIVER_PORT" ] && [ "$(http_status "http://127.0.0.1:$RECEIVER_PORT$ready")" = 200 ]; then break; fi
-    RECEIVER_PORT=""
-    sleep 0.1
-  done
-  [ -n "$RECEIVER_PORT" ] || { cat "$dir/receiver.log" >&2; die "the receiver did not become ready"; }
+  launch_receiver "$dir" "$ready" BENCH_FORWARD_SECRET="$FORWARD_SECRET"
 }
 
 # ---- one target ---------------------------------------------------------------------------------

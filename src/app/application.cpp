@@ -1,11 +1,14 @@
 #include "webhook/app/application.hpp"
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
 #include <random>
 
+#include "app/connection_limit.hpp"
 #include "app/monitor.hpp"
 #include "app/worker_wiring.hpp"
 #include "webhook/app/readiness.hpp"
@@ -32,6 +35,28 @@ std::vector<std::string> source_names(const Config& c) {
   std::vector<std::string> names;
   for (const auto& s : c.sources) names.push_back(s.name);
   return names;
+}
+
+// Reads RLIMIT_NOFILE, raises the soft limit when the cap needs it, and returns the cap.
+// Throws ConfigError naming server.max_connections when it cannot fit.
+int fit_connection_limit_to_process(const Config& c) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return c.server.max_connections > 0 ? c.server.max_connections : kDefaultMaxConnections;
+  }
+  const ConnectionLimit fit = fit_connection_limit(c.server.max_connections, c.workers.threads,
+                                                   {limit.rlim_cur, limit.rlim_max});
+  if (fit.soft_limit > limit.rlim_cur) {
+    const auto was = limit.rlim_cur;
+    limit.rlim_cur = fit.soft_limit;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      throw ConfigError("server.max_connections: cannot raise the open-file limit from " +
+                        std::to_string(was) + " to " + std::to_string(fit.soft_limit));
+    }
+    log::info("open-file limit raised for server.max_connections",
+              {.detail = std::to_string(was) + " -> " + std::to_string(fit.soft_limit)});
+  }
+  return fit.max_connections;
 }
 
 }  // namespace
@@ -78,6 +103,9 @@ Application::~Application() { stop(); }
 void Application::start() {
   Impl& a = *impl_;
   const Config& c = a.config;
+
+  // 0. The connection cap, fitted to the open-file limit before anything is opened.
+  const int max_connections = fit_connection_limit_to_process(c);
 
   // 1. Storage: open, migrate, one connection owned by the inbox.
   auto db = storage::Database::open(
@@ -160,12 +188,21 @@ void Application::start() {
   options.ack_budget = std::chrono::milliseconds(c.storage.ack_budget_ms);
   options.shutdown_timeout = std::chrono::milliseconds(c.server.shutdown_timeout_ms);
   options.trusted_proxies = c.server.trusted_proxies;
+  options.max_connections = static_cast<std::size_t>(max_connections);
   http::ServerHooks hooks;
   hooks.readiness = [&a] { return a.readiness(); };
   hooks.on_delivery = [&a](std::string_view source, std::string_view result, double seconds) {
     a.metrics.on_delivery(source, result, seconds);
   };
-  hooks.render_metrics = [&a] { return a.metrics.render(); };
+  hooks.render_metrics = [&a, max_connections] {
+    a.metrics.on_connections(a.server->open_connections(),
+                             static_cast<std::size_t>(max_connections));
+    return a.metrics.render();
+  };
+  hooks.on_connection_shed = [&a](std::string_view reason) {
+    a.metrics.on_connection_shed(reason);
+  };
+  hooks.on_accept_error = [&a] { a.metrics.on_accept_error(); };
   a.server = std::make_unique<http::Server>(options, std::move(sources), *a.writer, *a.payload_log,
                                             std::move(hooks));
   a.server->start();

@@ -203,6 +203,7 @@ void read_server(const ObjectReader& r, ServerConfig& s) {
   r.integer("header_timeout_ms", s.header_timeout_ms, 100, 600000);
   r.integer("body_timeout_ms", s.body_timeout_ms, 100, 600000);
   r.integer("shutdown_timeout_ms", s.shutdown_timeout_ms, 100, 600000);
+  r.integer("max_connections", s.max_connections, 0, 1000000);
   r.string_list("trusted_proxies", s.trusted_proxies);
 }
 
@@ -364,7 +365,8 @@ Config read_document(std::string_view json_text, const Blame& blame) {
   if (const Value* v = top.find("server"))
     read_server(ObjectReader(*v, "server", blame,
                              {"listen", "io_threads", "max_body_bytes", "header_timeout_ms",
-                              "body_timeout_ms", "shutdown_timeout_ms", "trusted_proxies"}),
+                              "body_timeout_ms", "shutdown_timeout_ms", "max_connections",
+                              "trusted_proxies"}),
                 config.server);
   if (const Value* v = top.array("sources")) {
     config.sources.clear();

@@ -126,6 +126,24 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
           "webhook_payments_settlement_overdue",
           "Payments awaiting settlement for longer than monitoring.settlement_overdue_ms.",
           {"source"})),
+      connections_shed_(registry_.counter(
+          "webhook_connections_shed_total",
+          "Connections closed at server.max_connections: idle (waiting for a request), slow "
+          "(still sending one), refused (a new connection, when nothing could be shed).",
+          {"reason"})),
+      shed_idle_(connections_shed_.with({"idle"})),
+      shed_slow_(connections_shed_.with({"slow"})),
+      shed_refused_(connections_shed_.with({"refused"})),
+      accept_errors_(registry_
+                         .counter("webhook_accept_errors_total",
+                                  "Failed accepts (out of file descriptors and the like).", {})
+                         .with()),
+      connections_open_(
+          registry_.gauge("webhook_connections_open", "Open client connections.", {}).with()),
+      connections_max_(
+          registry_
+              .gauge("webhook_connections_max", "The connection cap (server.max_connections).", {})
+              .with()),
       bounds_(std::move(bounds)),
       sources_(std::move(sources)) {
   for (std::int64_t b : bounds_.review_flag_ms) bound_labels_.push_back(core::duration_label(b));
@@ -154,6 +172,25 @@ void ServiceMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) 
 
 void ServiceMetrics::on_payload_log_error(std::string_view log) {
   payload_log_errors_.with({std::string(log)}).inc();
+}
+
+void ServiceMetrics::on_connection_shed(std::string_view reason) {
+  if (reason == "idle") {
+    shed_idle_.inc();
+  } else if (reason == "slow") {
+    shed_slow_.inc();
+  } else if (reason == "refused") {
+    shed_refused_.inc();
+  } else {
+    connections_shed_.with({std::string(reason)}).inc();
+  }
+}
+
+void ServiceMetrics::on_accept_error() { accept_errors_.inc(); }
+
+void ServiceMetrics::on_connections(std::size_t open, std::size_t max) {
+  connections_open_.set(static_cast<double>(open));
+  connections_max_.set(static_cast<double>(max));
 }
 
 void ServiceMetrics::on_dispatch(const worker::DispatchReport& report) {

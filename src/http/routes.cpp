@@ -32,6 +32,9 @@ OutboundResponse json(unsigned status, std::string body) {
   OutboundResponse r;
   r.status = status;
   r.body = std::move(body);
+  // After a 400 or 413 the rest of the bytes cannot be trusted to start a request (RFC 9112
+  // section 6.3): the connection closes. 431 is made from a 400 and keeps this.
+  r.close = status == 400 || status == 413;
   return r;
 }
 
@@ -99,14 +102,11 @@ OutboundResponse payload_too_large(std::size_t limit_bytes) {
       limit_bytes == 0 ? json(413, json_object("error", "payload_too_large"))
                        : json(413, json_object("error", "payload_too_large", std::nullopt,
                                                std::pair{"limit_bytes", std::string_view(limit)}));
-  r.close = true;  // the rest of the body is never read
-  return r;
+  return r;  // closes: the rest of the body is never read
 }
 
 OutboundResponse bad_request(std::string_view error) {
-  OutboundResponse r = json(400, json_object("error", error));
-  r.close = true;
-  return r;
+  return json(400, json_object("error", error));
 }
 
 OutboundResponse healthy() { return json(200, json_object("status", "ok")); }

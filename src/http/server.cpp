@@ -22,45 +22,133 @@ Server::Impl::Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::In
       ioc(options.io_threads),
       acceptor(net::make_strand(ioc)) {}
 
+namespace {
+
+bool out_of_descriptors(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+}  // namespace
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 net::awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
     auto [ec, socket] =
         co_await acceptor.async_accept(net::make_strand(ioc), net::as_tuple(net::use_awaitable));
     if (ec) {
       if (ec == net::error::operation_aborted || stopping) co_return;
-      log::warn("accept failed", {.detail = ec.message()});
-      // Out of descriptors or similar: back off briefly instead of spinning.
+      if (hooks.on_accept_error) hooks.on_accept_error();
+      if (const auto n = accept_error_log.note(LogThrottle::Clock::now())) {
+        log::warn("accept failed",
+                  {.detail = ec.message() + " (" + std::to_string(n) + " since the last line)"});
+      }
+      // Out of descriptors: free one for the next accept, and back off briefly instead of
+      // spinning on a connection that stays in the backlog.
+      if (out_of_descriptors(ec)) {
+        std::string_view shed;
+        {
+          std::lock_guard lock(connections_mutex);
+          shed = shed_one_locked();
+        }
+        report_shed(shed);
+      }
       net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(50));
       co_await pause.async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    const auto peer = socket.remote_endpoint(ignored);
-    std::string remote = ignored ? std::string("unknown") : peer.address().to_string();
-    auto conn = std::make_shared<Connection>(beast::tcp_stream(std::move(socket)));
-    std::uint64_t id = 0;
-    {
-      std::lock_guard lock(connections_mutex);
-      id = next_connection_id++;
-      connections.emplace(id, conn);
+    admit(std::move(socket));
+  }
+}
+
+void Server::Impl::admit(tcp::socket socket) {
+  std::string_view shed;
+  bool refused = false;
+  auto conn = std::make_shared<Connection>(beast::tcp_stream(std::move(socket)), steady_now_ns());
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(connections_mutex);
+    if (connections.size() - shedding >= options.max_connections) {
+      shed = shed_one_locked();
+      refused = shed.empty();
     }
-    auto executor = conn->stream.get_executor();
-    net::co_spawn(executor, session(std::move(conn), id, std::move(remote)),
-                  [](const std::exception_ptr& e) {
-                    if (!e) return;
-                    try {
-                      std::rethrow_exception(e);
-                    } catch (const std::exception& ex) {
-                      log::error("session ended by an exception", {.detail = ex.what()});
-                    }
-                  });
+    if (!refused) {
+      id = next_connection_id++;
+      connections.emplace(id, ConnectionEntry{conn, false});
+    }
+  }
+  report_shed(refused ? "refused" : shed);
+  if (refused) return;  // closed here: every connection is busy with an answer
+
+  beast::error_code ignored;
+  auto& sock = conn->stream.socket();
+  sock.set_option(tcp::no_delay(true), ignored);
+  const auto peer = sock.remote_endpoint(ignored);
+  std::string remote = ignored ? std::string("unknown") : peer.address().to_string();
+  auto executor = conn->stream.get_executor();
+  net::co_spawn(executor, session(std::move(conn), id, std::move(remote)),
+                [](const std::exception_ptr& e) {
+                  if (!e) return;
+                  try {
+                    std::rethrow_exception(e);
+                  } catch (const std::exception& ex) {
+                    log::error("session ended by an exception", {.detail = ex.what()});
+                  }
+                });
+}
+
+std::string_view Server::Impl::shed_one_locked() {
+  ConnectionEntry* best = nullptr;
+  std::shared_ptr<Connection> victim;
+  Phase best_phase = Phase::busy;
+  std::int64_t best_since = 0;
+  for (auto& [id, entry] : connections) {
+    if (entry.shed) continue;
+    auto conn = entry.conn.lock();
+    if (!conn) continue;
+    const Phase phase = conn->phase.load();
+    const std::int64_t since = conn->since_ns.load();
+    if (phase == Phase::busy) continue;
+    if (!victim || since < best_since) {
+      best = &entry;
+      victim = std::move(conn);
+      best_phase = phase;
+      best_since = since;
+    }
+  }
+  if (!victim) return {};
+  best->shed = true;
+  ++shedding;
+  victim->shed = true;
+  // On its strand: cancel the read in progress (a busy connection closes after its answer).
+  net::post(victim->stream.get_executor(), [victim] {
+    if (victim->phase != Phase::busy) victim->stream.cancel();
+  });
+  return best_phase == Phase::idle ? "idle" : "slow";
+}
+
+void Server::Impl::report_shed(std::string_view reason) {
+  if (reason.empty()) return;
+  if (hooks.on_connection_shed) hooks.on_connection_shed(reason);
+  if (const auto n = shed_log.note(LogThrottle::Clock::now())) {
+    log::warn("connection limit reached: closing the connections waiting longest for a request",
+              {.detail = "server.max_connections=" + std::to_string(options.max_connections) +
+                         "; " + std::to_string(n) + " closed since the last line, the last " +
+                         std::string(reason)});
   }
 }
 
 void Server::Impl::forget(std::uint64_t id) {
   std::lock_guard lock(connections_mutex);
-  connections.erase(id);
+  const auto it = connections.find(id);
+  if (it == connections.end()) return;
+  if (it->second.shed) --shedding;
+  connections.erase(it);
   if (connections.empty()) connections_done.notify_all();
 }
 
@@ -105,6 +193,11 @@ void Server::start() {
 
 std::uint16_t Server::port() const { return impl_->bound_port; }
 
+std::size_t Server::open_connections() const {
+  std::lock_guard lock(impl_->connections_mutex);
+  return impl_->connections.size() - impl_->shedding;
+}
+
 std::size_t Server::shutdown() {
   Impl& s = *impl_;
   if (!s.started || s.stopped) return 0;
@@ -120,10 +213,11 @@ std::size_t Server::shutdown() {
   // 2. Close connections that are between requests; busy ones finish their request first.
   auto close_idle = [&s] {
     std::lock_guard lock(s.connections_mutex);
-    for (auto& [id, weak] : s.connections) {
-      if (auto conn = weak.lock()) {
+    for (auto& [id, entry] : s.connections) {
+      if (auto conn = entry.conn.lock()) {
         net::post(conn->stream.get_executor(), [conn] {
-          if (conn->idle) conn->stream.cancel();
+          const Phase phase = conn->phase;
+          if (phase == Phase::idle || phase == Phase::header) conn->stream.cancel();
         });
       }
     }
@@ -139,8 +233,8 @@ std::size_t Server::shutdown() {
                                                      [&s] { return s.connections.empty(); });
     if (!drained) {
       cut = s.connections.size();
-      for (auto& [id, weak] : s.connections) {
-        if (auto conn = weak.lock()) {
+      for (auto& [id, entry] : s.connections) {
+        if (auto conn = entry.conn.lock()) {
           net::post(conn->stream.get_executor(), [conn] { conn->stream.cancel(); });
         }
       }

@@ -14,18 +14,39 @@
 #include <vector>
 
 #include "http/asio.hpp"
+#include "http/log_throttle.hpp"
 #include "webhook/http/proxy_trust.hpp"
 #include "webhook/http/routes.hpp"
 #include "webhook/http/server.hpp"
 
 namespace webhook::http {
 
+// What a connection is doing. At the cap the listener sheds the connection that has waited
+// longest for a complete request (idle, or still sending its header or body), never a busy one.
+enum class Phase : std::uint8_t {
+  idle,    // waiting for the first byte of a request
+  header,  // receiving a request's header
+  body,    // receiving its body
+  busy,    // handling the request or writing the answer: never shed
+};
+
+std::int64_t steady_now_ns();
+
 // One accepted connection. Owned by its session coroutine (shared with the registry as weak).
-// `idle` is only read or written on the connection's strand.
+// The session writes `phase` and `since_ns` on the connection's strand; the listener reads them
+// from the accept loop to choose a connection to shed, and sets `shed`.
 struct Connection {
-  explicit Connection(beast::tcp_stream s) : stream(std::move(s)) {}
+  Connection(beast::tcp_stream s, std::int64_t now_ns) : stream(std::move(s)), since_ns(now_ns) {}
   beast::tcp_stream stream;
-  bool idle = true;  // waiting for the first byte of a new request
+  std::atomic<Phase> phase{Phase::idle};
+  std::atomic<std::int64_t> since_ns;  // steady clock: when it began waiting for this request
+  std::atomic<bool> shed{false};       // chosen to make room: no further request on it
+};
+
+// A connection in the registry; `shed` counts it out of the cap while it closes.
+struct ConnectionEntry {
+  std::weak_ptr<Connection> conn;
+  bool shed = false;
 };
 
 // What the session knows about one request besides the request itself.
@@ -41,6 +62,15 @@ struct Server::Impl {
        storage::PayloadLog& p, ServerHooks h);
 
   net::awaitable<void> accept_loop();
+  // Registers an accepted socket and starts its session, or closes it when the cap is reached
+  // and nothing can be shed (accept loop only).
+  void admit(tcp::socket socket);
+  // Marks the best connection to shed and cancels its reads; returns "idle", "slow" or "" when
+  // every connection is busy. Accept loop only, with connections_mutex held.
+  std::string_view shed_one_locked();
+  // Counts a shed connection ("idle", "slow", "refused"; "": none) and logs it, throttled.
+  // Accept loop only.
+  void report_shed(std::string_view reason);
   net::awaitable<void> session(std::shared_ptr<Connection> conn, std::uint64_t id,
                                std::string peer);
   // Routes one complete request (session.cpp).
@@ -72,8 +102,13 @@ struct Server::Impl {
 
   std::mutex connections_mutex;
   std::condition_variable connections_done;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;  // GUARDED_BY
-  std::uint64_t next_connection_id = 0;                                      // GUARDED_BY
+  std::unordered_map<std::uint64_t, ConnectionEntry> connections;  // GUARDED_BY
+  std::uint64_t next_connection_id = 0;                            // GUARDED_BY
+  std::size_t shedding = 0;  // GUARDED_BY: entries marked shed, not yet closed
+
+  // Accept loop only.
+  LogThrottle accept_error_log{std::chrono::seconds(10)};
+  LogThrottle shed_log{std::chrono::seconds(10)};
 };
 
 // A request id from the proxy's X-Request-Id when it is 1-128 safe characters, else a new one.

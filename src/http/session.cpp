@@ -9,6 +9,7 @@ namespace webhook::http {
 namespace {
 
 constexpr std::size_t kMaxRequestIdLength = 128;
+constexpr std::size_t kFirstRead = 4096;  // bytes asked for by the read that ends idleness
 
 bool safe_request_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -40,10 +41,20 @@ bhttp::response<bhttp::string_body> to_beast(OutboundResponse&& out, const Reque
   return res;
 }
 
+// RFC 9112 section 6: a Transfer-Encoding that does not end in chunked leaves the request's
+// length unknown, and one in HTTP/1.0 is faulty framing. Either way the bytes that follow cannot
+// be told from the next request: the answer is 400 and the connection closes.
+bool unknown_body_length(const bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& h = parser.get();
+  if (h.find(bhttp::field::transfer_encoding) == h.end()) return false;
+  return !parser.chunked() || h.version() < 11;
+}
+
 // The answer to a request that could not be read completely, or nullopt to just close.
 std::optional<OutboundResponse> answer_read_error(const beast::error_code& ec,
                                                   std::size_t body_limit) {
   if (ec == bhttp::error::body_limit) return payload_too_large(body_limit);
+  if (ec == bhttp::error::bad_transfer_encoding) return bad_request("bad_transfer_encoding");
   if (ec == bhttp::error::header_limit) {
     OutboundResponse r = bad_request("headers_too_large");
     r.status = 431;
@@ -80,8 +91,9 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
   } forget_on_exit{*this, id};
   auto& stream = conn->stream;
   beast::flat_buffer buffer;
+  const bool trusted_peer = proxies.trusts(peer);
 
-  for (;;) {
+  for (bool first = true;; first = false) {
     // 1. A fresh parser per request, with its limits set before a byte is read.
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -89,22 +101,33 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     // is answered with the request's own id, address and metric), then enforced by the parser
     // for chunked bodies.
     parser.body_limit(boost::none);
-    if (stopping) break;
-    conn->idle = true;
+    if (stopping || conn->shed) break;
+    if (!first) conn->since_ns = steady_now_ns();
+    conn->phase = Phase::idle;
     stream.expires_after(options.header_timeout);
+    // Idle until the first byte of the request arrives (the header timeout runs from here).
+    if (buffer.size() == 0) {
+      auto [first_ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstRead),
+                                                           net::as_tuple(net::use_awaitable));
+      if (first_ec) break;  // closed, timed out or shed: nobody to answer
+      buffer.commit(n);
+    }
+    conn->phase = Phase::header;
     auto [header_ec, header_bytes] = co_await bhttp::async_read_header(
         stream, buffer, parser, net::as_tuple(net::use_awaitable));
-    conn->idle = false;
 
     RequestContext ctx;
     if (header_ec) {
       ctx = {choose_request_id({}), peer};
     } else {
+      // X-Request-Id and the client address are taken from trusted proxies only.
       const auto& h = parser.get();
-      ctx = {choose_request_id(h["X-Request-Id"]),
+      ctx = {choose_request_id(trusted_peer ? std::string_view(h["X-Request-Id"])
+                                            : std::string_view()),
              proxies.client_address(peer, h["X-Forwarded-For"], h["X-Real-IP"])};
     }
     beast::error_code ec = header_ec;
+    if (!ec && unknown_body_length(parser)) ec = bhttp::error::bad_transfer_encoding;
 
     if (!ec) {
       const auto length = parser.content_length();
@@ -124,6 +147,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
             co_await bhttp::async_write(stream, go_on, net::as_tuple(net::use_awaitable));
         if (w_ec) break;
       }
+      conn->phase = Phase::body;
       stream.expires_after(options.body_timeout);
       auto [body_ec, body_bytes] =
           co_await bhttp::async_read(stream, buffer, parser, net::as_tuple(net::use_awaitable));
@@ -131,6 +155,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     }
 
     // 3. Decide the answer.
+    conn->phase = Phase::busy;
     OutboundResponse out;
     const Request* req = nullptr;
     if (ec) {
@@ -150,8 +175,10 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
       out = co_await handle(*req, ctx);
     }
 
-    // 4. Write it; keep the connection only when both sides want to and we are not stopping.
-    const bool keep_alive = req != nullptr && req->keep_alive() && !out.close && !stopping;
+    // 4. Write it; keep the connection only when both sides want to, we are not stopping and
+    //    the connection was not shed to make room.
+    const bool keep_alive =
+        req != nullptr && req->keep_alive() && !out.close && !stopping && !conn->shed;
     auto res = to_beast(std::move(out), req, ctx, keep_alive);
     stream.expires_after(options.body_timeout);
     auto [write_ec, written] =

@@ -77,6 +77,7 @@ void check_same(const Config& a, const Config& b) {
   CHECK(a.server.header_timeout_ms == b.server.header_timeout_ms);
   CHECK(a.server.body_timeout_ms == b.server.body_timeout_ms);
   CHECK(a.server.shutdown_timeout_ms == b.server.shutdown_timeout_ms);
+  CHECK(a.server.max_connections == b.server.max_connections);
   CHECK(a.server.trusted_proxies == b.server.trusted_proxies);
   REQUIRE(a.sources.size() == b.sources.size());
   for (std::size_t i = 0; i < a.sources.size(); ++i) {
@@ -190,6 +191,7 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "header_timeout_ms",
                           "body_timeout_ms",
                           "shutdown_timeout_ms",
+                          "max_connections",
                           "trusted_proxies",
                           "name",
                           "path",
@@ -356,6 +358,8 @@ TEST_CASE("a bad value is named by its key", "[config]") {
       {R"({"server": {"body_timeout_ms": 600001}})", "server.body_timeout_ms: must be an integer"},
       {R"({"server": {"shutdown_timeout_ms": -5}})",
        "server.shutdown_timeout_ms: must be an integer"},
+      {R"({"server": {"max_connections": -1}})",
+       "server.max_connections: must be an integer from 0 to 1000000"},
       {R"({"server": {"trusted_proxies": "10.0.0.0/8"}})",
        "server.trusted_proxies: must be an array of strings"},
       {R"({"server": {"trusted_proxies": [1]}})", "server.trusted_proxies[0]: must be a string"},
@@ -510,7 +514,7 @@ TEST_CASE("valid non-default values are read into every field", "[config]") {
   Config c = parse(R"({
     "server": {"listen": "[::1]:0", "io_threads": 64, "max_body_bytes": 1024,
                "header_timeout_ms": 100, "body_timeout_ms": 600000, "shutdown_timeout_ms": 2000,
-               "trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "fd00::/8", "::1"]},
+               "max_connections": 300, "trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "fd00::/8", "::1"]},
     "sources": [{"name": "sandbox-2", "path": "/hooks/sbx", "scheme": "body",
                  "secret_keys_env": "SBX_KEYS", "both_present": "require_all",
                  "allow_sha256_prefix": true, "allow_unsigned": true, "malformed_reply": 400,
@@ -533,6 +537,7 @@ TEST_CASE("valid non-default values are read into every field", "[config]") {
   CHECK(c.server.io_threads == 64);
   CHECK(c.server.max_body_bytes == 1024);
   CHECK(c.server.shutdown_timeout_ms == 2000);
+  CHECK(c.server.max_connections == 300);
   CHECK(c.server.trusted_proxies.size() == 4);
   const auto& s = c.sources.at(0);
   CHECK(s.name == "sandbox-2");

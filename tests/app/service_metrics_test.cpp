@@ -48,3 +48,24 @@ TEST_CASE("the projection sample lists configured sources first, then any source
   CHECK_THAT(metrics.render(),
              Catch::Contains("webhook_reviews_open_over{source=\"old-source\",bound=\"24h\"} 0"));
 }
+
+TEST_CASE("connection metrics start at zero and count sheds by reason", "[metrics]") {
+  ServiceMetrics metrics;
+  const auto has = [&](const std::string& line) {
+    return metrics.render().find(line + "\n") != std::string::npos;
+  };
+  CHECK(has("webhook_connections_shed_total{reason=\"slow\"} 0"));
+  CHECK(has("webhook_accept_errors_total 0"));
+  metrics.on_connection_shed("slow");
+  metrics.on_connection_shed("slow");
+  metrics.on_connection_shed("idle");
+  metrics.on_connection_shed("refused");
+  metrics.on_accept_error();
+  metrics.on_connections(7, 64);
+  CHECK(has("webhook_connections_shed_total{reason=\"slow\"} 2"));
+  CHECK(has("webhook_connections_shed_total{reason=\"idle\"} 1"));
+  CHECK(has("webhook_connections_shed_total{reason=\"refused\"} 1"));
+  CHECK(has("webhook_accept_errors_total 1"));
+  CHECK(has("webhook_connections_open 7"));
+  CHECK(has("webhook_connections_max 64"));
+}

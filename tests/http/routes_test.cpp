@@ -82,3 +82,15 @@ TEST_CASE("result labels match the metric vocabulary", "[routes]") {
   CHECK(core::result_label(core::Unavailable{core::Unavailable::Reason::overloaded}) ==
         "unavailable");
 }
+
+TEST_CASE("issue 10: every 400 and 413 answer closes the connection", "[routes]") {
+  using R = core::Rejected::Reason;
+  CHECK(http::to_response(core::Rejected{R::malformed_json}).close);
+  CHECK(http::to_response(core::Quarantined{9, true}).close);
+  CHECK(http::to_response(core::Rejected{R::too_large}).close);
+  CHECK(http::bad_request("bad_request").close);
+  CHECK(http::payload_too_large(1024).close);
+  CHECK_FALSE(http::to_response(core::Accepted{7}).close);
+  CHECK_FALSE(http::to_response(core::Quarantined{9, false}).close);
+  CHECK_FALSE(http::to_response(core::Rejected{R::invalid_signature}).close);
+}

@@ -280,9 +280,12 @@ TEST_CASE("a forwarding header from an untrusted peer is ignored", "[integration
 
   const auto lines = receiver.payload_lines();
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0].request_id == "e2e-untrusted-peer");
-  CHECK(lines[0].remote_address == "127.0.0.1");  // the peer, not the header
+  // Issue 10: the peer's own id and address, not the headers'.
+  CHECK(lines[0].request_id != "e2e-untrusted-peer");
+  CHECK(lines[0].request_id == reply.header("x-request-id"));
+  CHECK(lines[0].remote_address == "127.0.0.1");
   // The headers are kept as received, for forensics.
+  CHECK(logged_header(lines[0], "X-Request-Id") == "e2e-untrusted-peer");
   CHECK(logged_header(lines[0], "X-Real-IP") == "6.6.6.6");
   CHECK(logged_header(lines[0], "X-Forwarded-For") == "6.6.6.6, 10.1.2.3");
   INFO(slurp(receiver.log_path()));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@ extern char** environ;
 namespace webhook::testing {
 
 Process::Process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const std::string& log_path) {
+                 const std::string& log_path, std::optional<unsigned> max_open_files) {
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
   environment.insert(environment.end(), env.begin(), env.end());
@@ -34,6 +35,10 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
       ::dup2(fd, 1);
       ::dup2(fd, 2);
       ::close(fd);
+    }
+    if (max_open_files) {
+      const rlimit limit{*max_open_files, *max_open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(126);
     }
     ::execve(args[0], args.data(), envp.data());
     ::_exit(127);

@@ -14,9 +14,10 @@ namespace webhook::testing {
 class Process {
  public:
   // Starts argv[0] with `argv`, the current environment plus `env` ("NAME=value"), stdout and
-  // stderr appended to `log_path`.
+  // stderr appended to `log_path`. `max_open_files`: the child's RLIMIT_NOFILE (soft and hard),
+  // set before exec.
   Process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-          const std::string& log_path);
+          const std::string& log_path, std::optional<unsigned> max_open_files = std::nullopt);
   ~Process();  // SIGKILL and reap if still running
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -160,11 +160,13 @@ TEST_CASE("a body that is not JSON and carries no header signature is 400",
   const auto reply = client.post("/webhooks", "{not json");
   CHECK(reply.status == 400);
   CHECK(reply.body == R"({"error":"malformed_json"})");
+  // Issue 10: every 400 closes the connection (whatever followed is not read as a request).
+  CHECK(reply.header("connection") == "close");
   CHECK(receiver.count() == 0);
 }
 
 TEST_CASE("an oversized body is 413 and the connection is closed", "[integration][limits]") {
-  Receiver receiver(R"("max_body_bytes": 2048)");
+  Receiver receiver(R"("max_body_bytes": 2048, "trusted_proxies": ["127.0.0.1"])");
   HttpClient client(receiver.port());
   std::string body = R"({"eventType":"payment.settled","pad":")" + std::string(4096, 'x') + "\"}";
   HeaderList headers = header_signed(body);
@@ -204,9 +206,9 @@ TEST_CASE("unknown paths are 404, wrong methods 405, health endpoints answer",
       R"("sandbox":{"open":0,"oldest_open_age_s":0,"over_4h":0,"over_24h":0}}}})");
 }
 
-TEST_CASE("every response carries X-Request-Id, the proxy's when it sent one",
+TEST_CASE("every response carries X-Request-Id, a trusted proxy's when it sent one",
           "[integration][routes]") {
-  Receiver receiver;
+  Receiver receiver(R"("trusted_proxies": ["127.0.0.1"])");
   HttpClient client(receiver.port());
   const auto generated = client.get("/healthz");
   CHECK(generated.header("x-request-id").size() == 32);
@@ -221,6 +223,26 @@ TEST_CASE("every response carries X-Request-Id, the proxy's when it sent one",
   headers.emplace_back("X-Request-Id", "req-stored-1");
   CHECK(client.post("/webhooks", body, headers).header("x-request-id") == "req-stored-1");
   CHECK(receiver.count("request_id = 'req-stored-1'") == 1);
+}
+
+TEST_CASE("issue 10: X-Request-Id from a peer that is not a trusted proxy is ignored",
+          "[integration][routes]") {
+  Receiver receiver;  // trusted_proxies: none
+  HttpClient client(receiver.port());
+  const auto answered = client.request("GET", "/healthz", {}, {{"X-Request-Id", "chosen-by-me"}});
+  CHECK(answered.header("x-request-id").size() == 32);
+  // Two deliveries naming the same id are stored under two fresh ids.
+  for (const char* name : {"03-legacy-transaction-failed.json", "08-payment-settled.json"}) {
+    const std::string body = compact(example(name));
+    HeaderList headers = header_signed(body);
+    headers.emplace_back("X-Request-Id", "req-shared-1");
+    const auto reply = client.post("/webhooks", body, headers);
+    REQUIRE(reply.status == 200);
+    CHECK(reply.header("x-request-id").size() == 32);
+    CHECK(receiver.count("request_id = '" + reply.header("x-request-id") + "'") == 1);
+  }
+  CHECK(receiver.count("request_id = 'req-shared-1'") == 0);
+  CHECK(receiver.count() == 2);
 }
 
 TEST_CASE("a stalled client is cut off by the timeout while other clients are served",

@@ -40,7 +40,10 @@ struct ServerConfig {
   int header_timeout_ms = 10000;
   int body_timeout_ms = 30000;
   int shutdown_timeout_ms = 10000;
-  std::vector<std::string> trusted_proxies;  // CIDRs; used from issue 4 on
+  // Open client connections at most; 0: min(1024, what the open-file limit leaves), fitted at
+  // start (app/connection_limit.hpp).
+  int max_connections = 0;
+  std::vector<std::string> trusted_proxies;  // CIDRs: X-Forwarded-For, X-Real-IP, X-Request-Id
 };
 
 struct SourceConfig {

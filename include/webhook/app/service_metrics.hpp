@@ -39,6 +39,12 @@ class ServiceMetrics {
   void on_commit(std::size_t batch_size, double seconds, bool ok);
   // A failed payload-log write or rotation; `log` is "verified" or "unverified".
   void on_payload_log_error(std::string_view log);
+  // The HTTP server's connection accounting (ServerHooks): `reason` idle | slow | refused.
+  // Atomic adds only: called on I/O threads.
+  void on_connection_shed(std::string_view reason);
+  void on_accept_error();
+  // The open connections right now and the cap (server.max_connections).
+  void on_connections(std::size_t open, std::size_t max);
   void on_dispatch(const worker::DispatchReport& report);
   // Replaces the backlog gauges with this sample, taken at `now_ms`.
   void on_backlog(const std::vector<storage::BacklogRow>& rows, std::int64_t now_ms);
@@ -80,6 +86,13 @@ class ServiceMetrics {
   core::Family<core::Gauge>& awaiting_settlement_;
   core::Family<core::Gauge>& awaiting_oldest_age_;
   core::Family<core::Gauge>& settlement_overdue_;
+  core::Family<core::Counter>& connections_shed_;
+  core::Counter& shed_idle_;  // series resolved once, so the I/O threads never take a lock
+  core::Counter& shed_slow_;
+  core::Counter& shed_refused_;
+  core::Counter& accept_errors_;
+  core::Gauge& connections_open_;
+  core::Gauge& connections_max_;
   const ProjectionBounds bounds_;
   std::vector<std::string> bound_labels_;  // "4h", "24h": one per review bound
   mutable std::mutex projections_mutex_;

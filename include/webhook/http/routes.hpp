@@ -19,7 +19,7 @@ struct OutboundResponse {
   std::string content_type = "application/json";
   std::optional<unsigned> retry_after_seconds;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, ...)
-  bool close = false;                                        // close the connection after it
+  bool close = false;  // close the connection after it: every 400, 413 and 431
 };
 
 enum class RouteKind { webhook, healthz, readyz, metrics, not_found };

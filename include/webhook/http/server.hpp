@@ -4,7 +4,10 @@
 //     a session coroutine that reads with limits and timeouts, answers, and keeps alive.
 //  2. A webhook POST is ingested (pure), written to the payload log, submitted to the
 //     InboxWriter, and answered only when its transaction has committed or the ack budget ran out.
-//  3. shutdown(): stop accepting, close idle connections, let in-flight requests finish with
+//  3. At max_connections, a new connection makes room: the connection that has waited longest
+//     for a complete request (idle keep-alive, or a slow client still sending its header or
+//     body) is closed; when every connection is busy answering, the new one is closed at once.
+//  4. shutdown(): stop accepting, close idle connections, let in-flight requests finish with
 //     their committed answers (bounded by shutdown_timeout), then stop the I/O threads.
 // Thread: start()/shutdown()/port() from the owning thread; the rest runs on the I/O threads.
 
@@ -35,6 +38,8 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds ack_budget{3000};
   std::chrono::milliseconds shutdown_timeout{10000};
+  // Open client connections at most; the app fits it to the open-file limit.
+  std::size_t max_connections = 1024;
   // Peers allowed to name the client address with X-Real-IP / X-Forwarded-For (CIDRs).
   std::vector<std::string> trusted_proxies;
 };
@@ -57,6 +62,10 @@ struct ServerHooks {
   std::function<void(std::string_view source, std::string_view result, double ack_seconds)>
       on_delivery;
   std::function<std::string()> render_metrics;  // empty: /metrics is 404
+  // A connection closed at max_connections to make room: "idle" (waiting for a request), "slow"
+  // (still sending one), or "refused" (the new connection, when nothing could be shed).
+  std::function<void(std::string_view reason)> on_connection_shed;
+  std::function<void()> on_accept_error;  // an accept failed (out of descriptors, ...)
 };
 
 class Server {
@@ -72,6 +81,8 @@ class Server {
   void start();
   // The bound port (useful with port 0). Valid after start().
   std::uint16_t port() const;
+  // Client connections open right now, not counting those closing to make room. Thread-safe.
+  std::size_t open_connections() const;
   // Graceful stop as described above; returns the number of connections that had to be cut
   // because they did not finish within shutdown_timeout. Idempotent.
   std::size_t shutdown();
