@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "http/asio.hpp"
-#include "http/log_throttle.hpp"
+#include "webhook/core/log_throttle.hpp"
 #include "webhook/http/proxy_trust.hpp"
 #include "webhook/http/routes.hpp"
 #include "webhook/http/server.hpp"
@@ -56,6 +56,7 @@ struct RequestContext {
 };
 
 using Request = bhttp::request<bhttp::string_body>;
+using core::LogThrottle;
 
 struct Server::Impl {
   Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::InboxWriter& w,

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "webhook/core/log_throttle.hpp"
 #include "webhook/log/log.hpp"
 #include "webhook/storage/payload_log.hpp"
 
@@ -177,15 +178,11 @@ class PayloadLog::File {
   // The throttle: a failure is logged when none was in the last interval, with the number of
   // failures the line stands for. Sets `out` to the line to log, if any.
   void note_failure_locked(const std::string& what, std::string& out) {
-    const auto now = clock_.now();
-    ++unlogged_;
-    if (reported_ && now - last_logged_ < clock_.log_interval) return;
+    const std::uint64_t n = throttle_.note(clock_.now());
+    if (n == 0) return;
     out = "payload log: " + what;
-    if (unlogged_ > 1) out += " (" + std::to_string(unlogged_) + " failures since the last report)";
-    reported_ = true;
+    if (n > 1) out += " (" + std::to_string(n) + " failures since the last report)";
     owe_recovery_ = true;
-    last_logged_ = now;
-    unlogged_ = 0;
   }
 
   // path -> path.1 -> ... -> path.(max_files-1); rename() over the last one drops the oldest.
@@ -222,10 +219,8 @@ class PayloadLog::File {
   bool failing_ = false;            // GUARDED_BY(mutex_): the last write failed
   std::uint64_t run_failures_ = 0;  // GUARDED_BY(mutex_): failed writes since the last success
   std::string last_error_;          // GUARDED_BY(mutex_)
-  bool reported_ = false;           // GUARDED_BY(mutex_): a failure was ever logged
   bool owe_recovery_ = false;       // GUARDED_BY(mutex_): a logged failure awaits its recovery
-  std::uint64_t unlogged_ = 0;      // GUARDED_BY(mutex_): failures since the last log line
-  std::chrono::steady_clock::time_point last_logged_{};  // GUARDED_BY(mutex_)
+  core::LogThrottle throttle_{clock_.log_interval};  // GUARDED_BY(mutex_)
 };
 
 PayloadLog::PayloadLog(Options options, ErrorObserver on_error)

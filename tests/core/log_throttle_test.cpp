@@ -1,10 +1,10 @@
 // LogThrottle: one line per interval, with the count of the events it stands for.
 #include <catch2/catch.hpp>
 
-#include "http/log_throttle.hpp"
+#include "webhook/core/log_throttle.hpp"
 
 using std::chrono::milliseconds;
-using webhook::http::LogThrottle;
+using webhook::core::LogThrottle;
 
 TEST_CASE("the first event logs at once, later ones once per interval with their count",
           "[log_throttle]") {

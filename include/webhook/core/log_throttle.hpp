@@ -1,12 +1,12 @@
 #pragma once
 // LogThrottle: at most one log line per interval for an event that can repeat thousands of times
-// a second (failed accepts, shed connections), with the number of events the line stands for.
-// Time is an argument. Not thread-safe: the listener uses it from its accept loop only.
+// a second (failed accepts, shed connections, failed payload-log writes), with the number of
+// events the line stands for. Time is an argument. Not thread-safe: its owner serialises calls.
 
 #include <chrono>
 #include <cstdint>
 
-namespace webhook::http {
+namespace webhook::core {
 
 class LogThrottle {
  public:
@@ -33,4 +33,4 @@ class LogThrottle {
   std::uint64_t pending_ = 0;
 };
 
-}  // namespace webhook::http
+}  // namespace webhook::core
