@@ -1,13 +1,15 @@
 # The two commands of the README, and a few conveniences. Everything real happens in CMake.
 #   make run    install missing packages (as root), build the release preset, run the service
 #   make test   install missing packages (as root), build the dev preset (ASan+UBSan), run CTest
+#   make fuzz   build the fuzz preset (clang + libFuzzer) and fuzz each target FUZZ_SECONDS (300)
+#   make fuzz-ci  the same, 25 s per target (what CI runs)
 SHELL := /bin/bash
 PACKAGES := g++ cmake ninja-build make libboost1.81-dev libssl-dev rapidjson-dev libsqlite3-dev \
             libspdlog-dev catch2 curl nginx-light
 JOBS ?= $(shell nproc)
 CONFIG ?= config/webhook-receiver.example.json
 
-.PHONY: run test deps build release dev tsan bench clean format
+.PHONY: run test deps build release dev tsan bench clean format fuzz fuzz-ci
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -49,6 +51,14 @@ run: release
 
 test: dev
 	ctest --preset dev -j $(JOBS)
+
+# tests/fuzz/run.sh installs clang and libclang-rt-14-dev when missing (as root).
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-ci: deps
+	JOBS=$(JOBS) tests/fuzz/run.sh 25
 
 bench: release
 	bench/run.sh

@@ -64,8 +64,6 @@ struct ListenAddress {
 };
 // "host:port": IPv4, hostname or [IPv6]; port 0-65535. nullopt when malformed.
 std::optional<ListenAddress> parse_listen(std::string_view text);
-// An IPv4/IPv6 address, optionally with "/prefix" (0-32 or 0-128).
-bool is_cidr(std::string_view text);
 // Upper-case environment variable name: [A-Z_][A-Z0-9_]*.
 bool is_env_name(std::string_view text);
 

@@ -23,7 +23,9 @@ namespace {
 
 using rapidjson::Value;
 
-constexpr unsigned kParseFlags = rapidjson::kParseCommentsFlag |
+// Iterative: the recursive parser's stack depth is the document's nesting depth, so a file of
+// 200,000 '[' overflowed the stack (issue 10, defect 12). Nothing here walks a value recursively.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseCommentsFlag |
                                  rapidjson::kParseTrailingCommasFlag |
                                  rapidjson::kParseValidateEncodingFlag;
 constexpr std::int64_t kNoUpperBound = std::numeric_limits<std::int64_t>::max();

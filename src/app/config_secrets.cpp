@@ -1,6 +1,7 @@
 // Source keys from the environment: the variable named by secret_keys_env holds comma-separated
 // keys (current first), or NAME_FILE names a file holding them (comma or newline separated, as
 // Docker secrets are mounted). Messages name variables, files and entry numbers, never a value.
+// A source key shorter than kMinKeyBytes is refused: anyone could guess it and sign forgeries.
 
 #include <optional>
 #include <string>
@@ -11,6 +12,8 @@
 
 namespace webhook::app::config_internal {
 namespace {
+
+constexpr std::size_t kMinKeyBytes = 16;
 
 std::string_view trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t\r";
@@ -80,6 +83,13 @@ void resolve_secrets(Config& config, const EnvLookup& env, const Blame& blame) {
       // A file may also hold one key per line, as Docker secrets are often written.
       source.secret_keys =
           split_keys(secret->value, secret->from_file ? ",\n" : ",", where, secret->holder);
+      for (std::size_t k = 0; k < source.secret_keys.size(); ++k) {
+        if (source.secret_keys[k].size() < kMinKeyBytes)
+          throw ConfigError(where + ": " + secret->holder + ": key " + std::to_string(k + 1) +
+                            " is shorter than " + std::to_string(kMinKeyBytes) +
+                            " bytes; register a longer secretKey with the platform (for example "
+                            "whsec_ and 32 random hex digits) and set it here");
+      }
     } else if (!source.allow_unsigned) {
       throw ConfigError(where + ": " + variable + " (or " + variable + "_FILE) is not set");
     } else {

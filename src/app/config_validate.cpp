@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "app/config_internal.hpp"
+#include "webhook/http/proxy_trust.hpp"
 #include "webhook/storage/payload_log.hpp"
 #include "webhook/worker/projection_handlers.hpp"
 
@@ -203,22 +204,6 @@ std::optional<ListenAddress> parse_listen(std::string_view text) {
   return ListenAddress{std::string(host), static_cast<std::uint16_t>(*number)};
 }
 
-bool is_cidr(std::string_view text) {
-  std::size_t slash = text.find('/');
-  std::string_view address = text.substr(0, slash);
-  unsigned max_prefix = 0;
-  if (is_ipv4(address)) {
-    max_prefix = 32;
-  } else if (is_ipv6(address)) {
-    max_prefix = 128;
-  } else {
-    return false;
-  }
-  if (slash == std::string_view::npos) return true;
-  std::string_view prefix = text.substr(slash + 1);
-  return prefix.size() <= 3 && parse_decimal(prefix, max_prefix).has_value();
-}
-
 bool is_env_name(std::string_view text) {
   if (text.empty() || is_digit(text.front())) return false;
   return std::all_of(text.begin(), text.end(),
@@ -250,9 +235,10 @@ void validate(Config& config, const Blame& blame) {
   config.server.host = listen->host;
   config.server.port = listen->port;
   for (std::size_t i = 0; i < config.server.trusted_proxies.size(); ++i)
-    if (!is_cidr(config.server.trusted_proxies[i]))
+    if (!http::ProxyTrust::is_valid_entry(config.server.trusted_proxies[i]))
       blame.fail("server.trusted_proxies[" + std::to_string(i) + "]",
-                 "must be an IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8)");
+                 "must be an IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8) without spaces, "
+                 "zone id or leading zeros");
 
   validate_sources(config, blame);
 

@@ -86,12 +86,13 @@ TEST_CASE("keys come from the *_FILE file, comma or newline separated", "[config
 }
 
 TEST_CASE("each source reads its own variable", "[config][secrets]") {
-  Config c = parse({{"WEBHOOK_RECEIVER_SECRET_KEYS", "prod"}, {"SANDBOX_KEYS", "sbx1,sbx2"}},
+  Config c = parse({{"WEBHOOK_RECEIVER_SECRET_KEYS", "whsec_test_only_prod_01"},
+                    {"SANDBOX_KEYS", "whsec_test_only_sbx_01,whsec_test_only_sbx_02"}},
                    R"({"sources": [{"name": "production", "path": "/webhooks"},
                                    {"name": "sandbox", "path": "/sandbox",
                                     "secret_keys_env": "SANDBOX_KEYS"}]})");
-  CHECK(c.sources.at(0).secret_keys == Keys{"prod"});
-  CHECK(c.sources.at(1).secret_keys == Keys{"sbx1", "sbx2"});
+  CHECK(c.sources.at(0).secret_keys == Keys{"whsec_test_only_prod_01"});
+  CHECK(c.sources.at(1).secret_keys == Keys{"whsec_test_only_sbx_01", "whsec_test_only_sbx_02"});
 }
 
 TEST_CASE("no keys is an error naming the variable, unless unsigned is allowed",
@@ -100,7 +101,7 @@ TEST_CASE("no keys is an error naming the variable, unless unsigned is allowed",
         "test.json: sources[0].secret_keys_env: WEBHOOK_RECEIVER_SECRET_KEYS (or "
         "WEBHOOK_RECEIVER_SECRET_KEYS_FILE) is not set");
   CHECK_THAT(
-      error_of({{"WEBHOOK_RECEIVER_SECRET_KEYS", "k"}},
+      error_of({{"WEBHOOK_RECEIVER_SECRET_KEYS", kSecret}},
                R"({"sources": [{"name": "a", "path": "/a"},
                                       {"name": "b", "path": "/b", "secret_keys_env": "B_KEYS"}]})"),
       StartsWith("test.json: sources[1].secret_keys_env: B_KEYS (or B_KEYS_FILE) is not set"));
@@ -178,4 +179,33 @@ TEST_CASE("a secret value never appears in a ConfigError message", "[config][sec
     CHECK_THAT(message, !Contains(secret));
     CHECK_THAT(message, !Contains("FAKE"));
   }
+}
+
+TEST_CASE("issue 10: a source key shorter than 16 bytes is refused by position, never echoed",
+          "[config][secrets][issue10]") {
+  const std::string short_key = "x7Q";             // 3 bytes
+  const std::string fifteen = "whsec_FAKE_15by";   // 15 bytes
+  const std::string sixteen = "whsec_FAKE_16byt";  // 16 bytes
+  REQUIRE(fifteen.size() == 15);
+  REQUIRE(sixteen.size() == 16);
+  const std::string prefix =
+      "test.json: sources[0].secret_keys_env: WEBHOOK_RECEIVER_SECRET_KEYS: ";
+  std::string message = error_of({{"WEBHOOK_RECEIVER_SECRET_KEYS", "k"}});
+  CHECK_THAT(message, StartsWith(prefix + "key 1 is shorter than 16 bytes"));
+  message = error_of({{"WEBHOOK_RECEIVER_SECRET_KEYS", std::string(kSecret) + "," + short_key}});
+  CHECK_THAT(message, StartsWith(prefix + "key 2 is shorter than 16 bytes"));
+  CHECK_THAT(message, !Contains(short_key) && !Contains(kSecret));
+  CHECK_THAT(error_of({{"WEBHOOK_RECEIVER_SECRET_KEYS", fifteen}}),
+             StartsWith(prefix + "key 1 is shorter than 16 bytes"));
+  CHECK(parse({{"WEBHOOK_RECEIVER_SECRET_KEYS", sixteen}}).sources.at(0).secret_keys ==
+        Keys{sixteen});
+  TempFile file(std::string(kSecret) + "\n" + fifteen + "\n");
+  message = error_of({{"WEBHOOK_RECEIVER_SECRET_KEYS_FILE", file.path}});
+  CHECK_THAT(message, Contains("WEBHOOK_RECEIVER_SECRET_KEYS_FILE (" + file.path +
+                               "): key 2 is shorter than 16 bytes"));
+  CHECK_THAT(message, !Contains(fifteen));
+  // A sandbox source that allows unsigned deliveries and has no key is still fine.
+  CHECK(parse({}, R"({"sources": [{"name": "a", "path": "/a", "allow_unsigned": true}]})")
+            .sources.at(0)
+            .secret_keys.empty());
 }

@@ -31,7 +31,7 @@ using webhook::app::parse_config;
 namespace {
 
 using Env = std::map<std::string, std::string>;
-const Env kKeys = {{"WEBHOOK_RECEIVER_SECRET_KEYS", "test-key"}};
+const Env kKeys = {{"WEBHOOK_RECEIVER_SECRET_KEYS", "whsec_test_only_config_01"}};
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -245,16 +245,17 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
 
 TEST_CASE("the two-source test config loads with each source's own keys", "[config]") {
   std::string path = WEBHOOK_SOURCE_DIR "/config/test-two-sources.json";
-  Config c = parse_config(read_text(path), path,
-                          map_environment({{"WEBHOOK_RECEIVER_SECRET_KEYS", "prod-key"},
-                                           {"WEBHOOK_RECEIVER_SANDBOX_SECRET_KEYS", "sbx-key"}}));
+  Config c = parse_config(
+      read_text(path), path,
+      map_environment({{"WEBHOOK_RECEIVER_SECRET_KEYS", "whsec_test_only_prod_01"},
+                       {"WEBHOOK_RECEIVER_SANDBOX_SECRET_KEYS", "whsec_test_only_sandbox_01"}}));
   REQUIRE(c.sources.size() == 2);
   CHECK(c.sources[0].name == "production");
   CHECK(c.sources[0].path == "/webhooks");
-  CHECK(c.sources[0].secret_keys == std::vector<std::string>{"prod-key"});
+  CHECK(c.sources[0].secret_keys == std::vector<std::string>{"whsec_test_only_prod_01"});
   CHECK(c.sources[1].name == "sandbox");
   CHECK(c.sources[1].path == "/webhooks/sandbox");
-  CHECK(c.sources[1].secret_keys == std::vector<std::string>{"sbx-key"});
+  CHECK(c.sources[1].secret_keys == std::vector<std::string>{"whsec_test_only_sandbox_01"});
   CHECK(c.server.port == 0);
 }
 
@@ -644,7 +645,7 @@ TEST_CASE("load_config reads the given file", "[config][load]") {
   TempFile file(R"({"server": {"listen": "127.0.0.1:7001"}})");
   Config c = load_config(file.path, map_environment(kKeys));
   CHECK(c.server.port == 7001);
-  CHECK(c.sources.at(0).secret_keys == std::vector<std::string>{"test-key"});
+  CHECK(c.sources.at(0).secret_keys == std::vector<std::string>{"whsec_test_only_config_01"});
 }
 
 TEST_CASE("load_config without a path uses WEBHOOK_RECEIVER_CONFIG", "[config][load]") {
@@ -696,4 +697,28 @@ TEST_CASE("map_environment and process_environment look variables up", "[config]
   auto real = webhook::app::process_environment();
   CHECK(real("PATH").has_value());
   CHECK_FALSE(real("WEBHOOK_RECEIVER_TEST_SURELY_UNSET_4F9A").has_value());
+}
+
+TEST_CASE("issue 10: a trusted_proxies entry the proxy-trust parser refuses is refused at start-up",
+          "[config][issue10]") {
+  for (const std::string entry : {"10.0.0.0/08", "10.0.0.0/+8", "fe80::1%eth0", " 10.0.0.1",
+                                  "10.0.0.0/4294967328", "[::1]"}) {
+    CAPTURE(entry);
+    CHECK_THAT(error_of(R"({"server": {"trusted_proxies": [")" + entry + R"("]}})", kKeys, false),
+               StartsWith("test.json: server.trusted_proxies[0]: must be an IPv4 or IPv6 address"));
+  }
+  CHECK(error_of(R"({"server": {"trusted_proxies": ["::ffff:10.0.0.0/104", "0.0.0.0/0"]}})") == "");
+}
+
+TEST_CASE("issue 10: a deeply nested config file is a one-line error, not a crash",
+          "[config][issue10]") {
+  const std::string open(200000, '[');
+  CHECK_THAT(error_of(open), StartsWith("test.json: invalid JSON at byte 200000 "));
+  const std::string nested = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(error_of(nested) == "test.json: the top level must be a JSON object");
+  CHECK(error_of(R"({"server": )" + nested + "}") == "test.json: server: must be an object");
+  std::string deep_objects;
+  for (int i = 0; i < 100000; ++i) deep_objects += R"({"a":)";
+  deep_objects += "1" + std::string(100000, '}');
+  CHECK_THAT(error_of(deep_objects), StartsWith("test.json: a: unknown key"));
 }
