@@ -1,16 +1,31 @@
 # The two commands of the README, and a few conveniences. Everything real happens in CMake.
 #   make run    install missing packages (as root), build the release preset, run the service
 #   make test   install missing packages (as root), build the dev preset (ASan+UBSan), run CTest
+# What .ci/run runs besides `make test`, one target each:
+#   make format-check   clang-format --dry-run -Werror over every tracked *.cpp/*.hpp
+#   make ci-tsan        tsan preset: build the storage, worker and integration tests, run them
+#   make image-check    docker/verify-image.sh (builds and checks the image; root, podman/buildah)
 SHELL := /bin/bash
 PACKAGES := g++ cmake ninja-build make libboost1.81-dev libssl-dev rapidjson-dev libsqlite3-dev \
             libspdlog-dev catch2 curl nginx-light
 JOBS ?= $(shell nproc)
 CONFIG ?= config/webhook-receiver.example.json
 
-.PHONY: run test deps build release dev tsan bench clean format
+# Tools only CI needs: the formatter (Debian's clang-format is 14, the version the tree is
+# formatted with), ccache, and what docker/verify-image.sh would install itself.
+CI_PACKAGES := clang-format ccache podman buildah runc mmdebstrap iproute2
+CLANG_FORMAT ?= clang-format
+# The ThreadSanitizer subset: the CTest labels (= test folders) with threads worth checking.
+TSAN_LABELS ?= storage|worker|integration
+TSAN_TARGETS := storage_tests worker_tests integration_tests
+TSAN_REPORTS := build/tsan/tsan-reports
 
-deps:
-	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+.PHONY: run test deps ci-deps build release dev tsan ci-tsan bench clean format format-check \
+        image-check
+
+# $(call install_missing,PACKAGES): apt-get install those not installed (as root), or print the line.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing: $$missing"; \
@@ -21,6 +36,13 @@ deps:
 	    exit 1; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(PACKAGES))
+
+ci-deps:
+	$(call install_missing,$(PACKAGES) $(CI_PACKAGES))
 
 release: deps
 	cmake --preset release >/dev/null
@@ -34,6 +56,20 @@ tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS)
+
+# Every report (from the test binaries and from the receivers the integration tests start) goes
+# to a file, so a race in a child process fails the run too; halt_on_error stops at the first.
+ci-tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 \
+	  log_path=$(CURDIR)/$(TSAN_REPORTS)/tsan"; \
+	ctest --preset tsan -L '$(TSAN_LABELS)' --no-tests=error -j $(JOBS); rc=$$?; \
+	if ls $(TSAN_REPORTS)/tsan.* >/dev/null 2>&1; then \
+	  for f in $(TSAN_REPORTS)/tsan.*; do echo "----- $$f"; cat "$$f"; done; \
+	  echo "ThreadSanitizer: $$(ls $(TSAN_REPORTS)/tsan.* | wc -l) report file(s) above"; exit 1; \
+	fi; exit $$rc
 
 # Runs on the embedded defaults (127.0.0.1:8080, var/webhook-receiver.db) with the example config.
 # Without WEBHOOK_RECEIVER_SECRET_KEYS(_FILE) a random local key is made in var/dev-secret-keys.
@@ -54,7 +90,15 @@ bench: release
 	bench/run.sh
 
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+	$(CLANG_FORMAT) -i $$(git ls-files '*.cpp' '*.hpp')
+
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "no $(CLANG_FORMAT); apt-get install clang-format"; exit 1; }
+	@files=$$(git ls-files '*.cpp' '*.hpp'); \
+	$(CLANG_FORMAT) --dry-run -Werror $$files && echo "clang-format: $$(wc -w <<<"$$files") files clean"
+
+image-check:
+	bash docker/verify-image.sh
 
 clean:
 	rm -rf build
