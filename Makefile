@@ -15,10 +15,6 @@ CONFIG ?= config/webhook-receiver.example.json
 # formatted with), ccache, and what docker/verify-image.sh would install itself.
 CI_PACKAGES := clang-format ccache podman buildah runc mmdebstrap iproute2
 CLANG_FORMAT ?= clang-format
-# The ThreadSanitizer subset: the CTest labels (= test folders) with threads worth checking.
-TSAN_LABELS ?= storage|worker|integration
-TSAN_TARGETS := storage_tests worker_tests integration_tests
-TSAN_REPORTS := build/tsan/tsan-reports
 
 .PHONY: run test deps ci-deps build release dev tsan ci-tsan bench clean format format-check \
         image-check
@@ -57,18 +53,18 @@ tsan: deps
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS)
 
-# Every report (from the test binaries and from the receivers the integration tests start) goes
-# to a file, so a race in a child process fails the run too; halt_on_error stops at the first.
+# The tsan-ci presets (CMakePresets.json) build only the storage, worker and integration test
+# binaries and run their tests with TSAN_OPTIONS halt_on_error=1 and log_path: every report, also
+# from the receivers the integration tests start, lands in build/tsan/tsan-report.<pid>; any such
+# file fails the target and is printed.
 ci-tsan: deps
 	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
-	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
-	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 \
-	  log_path=$(CURDIR)/$(TSAN_REPORTS)/tsan"; \
-	ctest --preset tsan -L '$(TSAN_LABELS)' --no-tests=error -j $(JOBS); rc=$$?; \
-	if ls $(TSAN_REPORTS)/tsan.* >/dev/null 2>&1; then \
-	  for f in $(TSAN_REPORTS)/tsan.*; do echo "----- $$f"; cat "$$f"; done; \
-	  echo "ThreadSanitizer: $$(ls $(TSAN_REPORTS)/tsan.* | wc -l) report file(s) above"; exit 1; \
+	cmake --build --preset tsan-ci -j $(JOBS)
+	@rm -f build/tsan/tsan-report.*
+	@ctest --preset tsan-ci -j $(JOBS); rc=$$?; \
+	if ls build/tsan/tsan-report.* >/dev/null 2>&1; then \
+	  for f in build/tsan/tsan-report.*; do echo "----- $$f"; cat "$$f"; done; \
+	  echo "ThreadSanitizer: $$(ls build/tsan/tsan-report.* | wc -l) report file(s) above"; exit 1; \
 	fi; exit $$rc
 
 # Runs on the embedded defaults (127.0.0.1:8080, var/webhook-receiver.db) with the example config.
