@@ -1,18 +1,28 @@
 # The two commands of the README, and a few conveniences. Everything real happens in CMake.
 #   make run    install missing packages (as root), build the release preset, run the service
 #   make test   install missing packages (as root), build the dev preset (ASan+UBSan), run CTest
-#   make fuzz   build the fuzz preset (clang + libFuzzer) and fuzz each target FUZZ_SECONDS (300)
-#   make fuzz-ci  the same, 25 s per target (what CI runs)
+# What .ci/run runs besides `make test`, one target each:
+#   make format-check   clang-format --dry-run -Werror over every tracked *.cpp/*.hpp
+#   make ci-tsan        tsan preset: build the storage, worker and integration tests, run them
+#   make image-check    docker/verify-image.sh (builds and checks the image; root, podman/buildah)
+#   make fuzz-ci        the libFuzzer targets of tests/fuzz, 25 s each (make fuzz: FUZZ_SECONDS, 300)
 SHELL := /bin/bash
 PACKAGES := g++ cmake ninja-build make libboost1.81-dev libssl-dev rapidjson-dev libsqlite3-dev \
             libspdlog-dev catch2 curl nginx-light
 JOBS ?= $(shell nproc)
 CONFIG ?= config/webhook-receiver.example.json
 
-.PHONY: run test deps build release dev tsan bench clean format fuzz fuzz-ci
+# Tools only CI needs: the formatter (Debian's clang-format is 14, the version the tree is
+# formatted with), ccache, and what docker/verify-image.sh would install itself.
+CI_PACKAGES := clang-format clang libclang-rt-14-dev ccache podman buildah runc mmdebstrap iproute2
+CLANG_FORMAT ?= clang-format
 
-deps:
-	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+.PHONY: run test deps ci-deps build release dev tsan ci-tsan bench clean format format-check \
+        image-check fuzz fuzz-ci
+
+# $(call install_missing,PACKAGES): apt-get install those not installed (as root), or print the line.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing: $$missing"; \
@@ -23,6 +33,13 @@ deps:
 	    exit 1; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(PACKAGES))
+
+ci-deps:
+	$(call install_missing,$(PACKAGES) $(CI_PACKAGES))
 
 release: deps
 	cmake --preset release >/dev/null
@@ -36,6 +53,20 @@ tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS)
+
+# The tsan-ci presets (CMakePresets.json) build only the storage, worker and integration test
+# binaries and run their tests with TSAN_OPTIONS halt_on_error=1 and log_path: every report, also
+# from the receivers the integration tests start, lands in build/tsan/tsan-report.<pid>; any such
+# file fails the target and is printed.
+ci-tsan: deps
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan-ci -j $(JOBS)
+	@rm -f build/tsan/tsan-report.*
+	@ctest --preset tsan-ci -j $(JOBS); rc=$$?; \
+	if ls build/tsan/tsan-report.* >/dev/null 2>&1; then \
+	  for f in build/tsan/tsan-report.*; do echo "----- $$f"; cat "$$f"; done; \
+	  echo "ThreadSanitizer: $$(ls build/tsan/tsan-report.* | wc -l) report file(s) above"; exit 1; \
+	fi; exit $$rc
 
 # Runs on the embedded defaults (127.0.0.1:8080, var/webhook-receiver.db) with the example config.
 # Without WEBHOOK_RECEIVER_SECRET_KEYS(_FILE) a random local key is made in var/dev-secret-keys.
@@ -64,7 +95,15 @@ bench: release
 	bench/run.sh
 
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+	$(CLANG_FORMAT) -i $$(git ls-files '*.cpp' '*.hpp')
+
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || { echo "no $(CLANG_FORMAT); apt-get install clang-format"; exit 1; }
+	@files=$$(git ls-files '*.cpp' '*.hpp'); \
+	$(CLANG_FORMAT) --dry-run -Werror $$files && echo "clang-format: $$(wc -w <<<"$$files") files clean"
+
+image-check:
+	bash docker/verify-image.sh
 
 clean:
 	rm -rf build

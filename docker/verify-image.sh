@@ -16,6 +16,9 @@
 #   WEBHOOK_BASE_REFRESH  1 = rebuild the base tar even when a cached one exists
 #   WEBHOOK_BUILD_JOBS    compile jobs in the build stage (default: all CPUs)
 #   WEBHOOK_VERIFY_KEEP   1 = keep the temp dir (log, key file) after a successful run
+#   WEBHOOK_DEBIAN_MIRROR           Debian archive for the base rootfs (and so for the Dockerfile's
+#                                   apt-get); default: the machine's own apt sources (below)
+#   WEBHOOK_DEBIAN_SECURITY_MIRROR  same for bookworm-security
 set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +26,6 @@ IMAGE=${WEBHOOK_IMAGE:-localhost/webhook-receiver:test}
 CACHE=${WEBHOOK_IMAGE_CACHE:-/var/cache/webhook-receiver-image}
 BASE_TAR=$CACHE/bookworm-slim.tar
 BASE_IMAGE=localhost/debian:bookworm-slim
-MIRROR=http://deb.debian.org/debian
 FIXTURE=$REPO/tests/fixtures/conomy/08-payment-settled.json
 TEST_KEY=whsec_test_only_image_check
 
@@ -152,6 +154,61 @@ stop_graceful() {  # NAME: SIGTERM, 15 s grace, must exit 0 by itself
   [ "$code" = 0 ] || fail "$1 exit code $code after SIGTERM (0 expected; 137 = killed after 15 s)"
 }
 
+# ---- Debian mirror: the machine's own apt sources, so the run contacts only what apt here may ----
+# Prints "URI SUITE" for each enabled http(s) `deb` entry of the deb822 *.sources files and the
+# one-line sources.list(.d/*.list) files.
+apt_source_entries() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    awk '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && enabled != "no" && uri != "")
+          for (i = 1; i <= n; i++) print uri, suite[i]
+        types = ""; enabled = ""; uri = ""; n = 0
+      }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      tolower($1) == "types:"   { types = substr($0, index($0, ":") + 1) }
+      tolower($1) == "enabled:" { enabled = tolower($2) }
+      tolower($1) == "uris:"    { uri = $2 }
+      tolower($1) == "suites:"  { n = 0; for (i = 2; i <= NF; i++) suite[++n] = $i }
+      END { flush() }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -r "$f" ] || continue
+    # deb [opt=val ...] URI SUITE COMPONENT...
+    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && NF >= 3 { print $2, $3 }'
+  done
+}
+# pick_mirror SUITE-PATTERN: the first entry whose suite matches (bash regex), http(s) only.
+pick_mirror() {
+  local uri suite
+  while read -r uri suite; do
+    [[ $uri =~ ^https?:// && $suite =~ $1 ]] && { echo "${uri%/}"; return 0; }
+  done <<<"$APT_SOURCES"
+  return 1
+}
+APT_SOURCES=$(apt_source_entries)
+MIRROR=${WEBHOOK_DEBIAN_MIRROR:-$(pick_mirror '^bookworm$' || pick_mirror '^bookworm-updates$' || true)}
+SECURITY_MIRROR=${WEBHOOK_DEBIAN_SECURITY_MIRROR:-$(pick_mirror '^bookworm-security$' || true)}
+if [ -z "$MIRROR" ]; then
+  echo "verify-image: no http(s) Debian bookworm mirror in /etc/apt/sources.list.d/*.sources" \
+    "or /etc/apt/sources.list; set WEBHOOK_DEBIAN_MIRROR=http://<mirror>/debian" >&2
+  exit 2
+fi
+# No bookworm-security entry: the conventional sibling path (as on deb.debian.org) when the
+# mirror's path ends in /debian; otherwise the base is built without the security suite.
+if [ -z "$SECURITY_MIRROR" ] && [[ $MIRROR == */debian ]]; then
+  SECURITY_MIRROR=${MIRROR%/debian}/debian-security
+fi
+MIRROR_LINES=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main")
+if [ -n "$SECURITY_MIRROR" ]; then
+  MIRROR_LINES+=("deb $SECURITY_MIRROR bookworm-security main")
+else
+  echo "verify-image: no bookworm-security mirror found; the base rootfs gets no security suite" >&2
+fi
+
 cd "$REPO"
 
 # ---- (a) tools -------------------------------------------------------------------------------
@@ -196,6 +253,7 @@ if [ -s "$BASE_TAR" ] && [ "${WEBHOOK_BASE_REFRESH:-0}" != 1 ]; then
   step "base rootfs: cached $(basename "$BASE_TAR")"
 else
   step "base rootfs: mmdebstrap bookworm minbase"
+  printf 'mirror: %s\n' "${MIRROR_LINES[@]}" >>"$LOG"
   mkdir -p "$TMP/hooks"
   # Make the rootfs behave like the official debian:bookworm-slim (debuerreotype's settings):
   # no apt caches in layers, no docs/man/locales, no host resolv.conf/hostname.
@@ -237,9 +295,7 @@ HOOK
     --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/groff/*' \
     --dpkgopt='path-exclude=/usr/share/lintian/overrides/*' \
-    bookworm "$CACHE/bookworm-slim.partial.$$.tar" \
-    "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" \
-    "deb http://deb.debian.org/debian-security bookworm-security main"
+    bookworm "$CACHE/bookworm-slim.partial.$$.tar" "${MIRROR_LINES[@]}"
   mv -f "$CACHE/bookworm-slim.partial.$$.tar" "$BASE_TAR"
 fi
 
