@@ -40,7 +40,7 @@ TEST_CASE("issue 10: replaced storage files and a failing payload log make the s
   CHECK(judge_readiness(f).reason == f.storage_fault);
 }
 
-TEST_CASE("a backlog older than the bound makes the service not ready; 0 means no bound",
+TEST_CASE("a backlog older than the bound makes the service not ready, and 0 means no bound",
           "[readiness]") {
   ReadinessFacts f;
   f.oldest_unfinished_age_s = 120.5;

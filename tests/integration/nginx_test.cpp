@@ -4,13 +4,13 @@
 // nginx's body limit and the receiver's agree, and that request ids are passed on and stored.
 #include <catch2/catch.hpp>
 
-#include <rapidjson/document.h>
 #include <iostream>
 #include <regex>
 #include <sstream>
 
 #include "integration/http_client.hpp"
 #include "integration/nginx_fixture.hpp"
+#include "integration/signed_delivery.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wait.hpp"
 #include "webhook/core/signature.hpp"
@@ -45,22 +45,12 @@ std::string example(const std::string& name) {
   return slurp(std::string(WEBHOOK_EXAMPLES_DIR) + "/" + name);
 }
 
-std::string json_field(const std::string& body, const char* name) {
-  rapidjson::Document d;
-  d.Parse(body.c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember(name)) return {};
-  const auto& v = d[name];
-  return v.IsString() ? v.GetString() : std::to_string(v.GetInt64());
-}
-
 long long event_id(const std::string& reply_body) {
   const std::string id = json_field(reply_body, "eventId");
   return id.empty() ? -1 : std::stoll(id);
 }
 
-HeaderList header_signed(const std::string& body) {
-  return {{"X-Webhook-Signature", core::sign_header(kKey, body)}};
-}
+HeaderList header_signed(const std::string& body) { return signed_with(kKey, body); }
 
 // A header-signed JSON delivery of exactly `size` bytes (padding in an extra member).
 std::string json_of_size(std::size_t size, const std::string& id) {

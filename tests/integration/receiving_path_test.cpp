@@ -1,7 +1,6 @@
 // The receiving path over real loopback sockets, a real SQLite file and the real payload log.
 #include <catch2/catch.hpp>
 
-#include <rapidjson/document.h>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -9,6 +8,7 @@
 
 #include "integration/http_client.hpp"
 #include "integration/receiver_fixture.hpp"
+#include "integration/signed_delivery.hpp"
 #include "support/wait.hpp"
 #include "webhook/core/signature.hpp"
 
@@ -29,15 +29,7 @@ const char* const kExamples[] = {
 std::string compact(const std::string& pretty) { return *core::compact_json(pretty, false); }
 
 HeaderList header_signed(const std::string& body, const std::string& key = kKey) {
-  return {{"X-Webhook-Signature", core::sign_header(key, body)}};
-}
-
-std::string json_field(const std::string& body, const char* name) {
-  rapidjson::Document d;
-  d.Parse(body.c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember(name)) return {};
-  const auto& v = d[name];
-  return v.IsString() ? v.GetString() : std::to_string(v.GetInt64());
+  return signed_with(key, body);
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ std::size_t lines(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("issue 10: serve with a config of 200,000 '[' exits 2 with one line",
+TEST_CASE("issue 10: serve with a config nested 200000 arrays deep exits 2 with one line",
           "[startup][issue10]") {
   TempDir dir;
   const std::string config = dir.file("deep.json");

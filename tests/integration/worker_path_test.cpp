@@ -77,7 +77,7 @@ std::string status_change(const std::string& tx, const std::string& status) {
 
 }  // namespace
 
-TEST_CASE("accepted events run their route and end done; unrouted types end unhandled",
+TEST_CASE("accepted events run their route and end done, unrouted types end unhandled",
           "[integration][worker]") {
   WorkerReceiver w;
   HttpClient client(w.receiver.port());

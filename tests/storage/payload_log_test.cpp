@@ -222,7 +222,7 @@ TEST_CASE("keeps CRLF line endings in a body", "[payload_log]") {
   require_round_trip(sample_record(body));
 }
 
-TEST_CASE("writes UTF-8 text as raw bytes, not \\u escapes", "[payload_log]") {
+TEST_CASE("writes UTF-8 text as raw bytes, not u-escapes", "[payload_log]") {
   const std::string body =
       "{\"name\":\"Luc\xC3\xAD"
       "a \xC3\x91"
