@@ -18,8 +18,6 @@
 namespace webhook::storage {
 namespace {
 
-constexpr std::string_view kJsonl = ".jsonl";
-
 int open_log_file(const std::string& path) {
   int fd = -1;
   do {
@@ -55,14 +53,6 @@ void create_parent(const std::string& path) {
 
 bool goes_to_inbox(std::string_view verification) {
   return verification == "verified" || verification == "unsigned_allowed";
-}
-
-std::string default_unverified_path(const std::string& path) {
-  if (path.empty()) return {};
-  if (path.size() > kJsonl.size() && path.ends_with(kJsonl)) {
-    return path.substr(0, path.size() - kJsonl.size()) + ".unverified" + std::string(kJsonl);
-  }
-  return path + ".unverified";
 }
 
 // One log file: its rotation budget, descriptor and failure state, under its own mutex.

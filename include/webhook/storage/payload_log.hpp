@@ -61,7 +61,15 @@ bool goes_to_inbox(std::string_view verification);
 
 // The default unverified log beside `path`: "x/payloads.jsonl" -> "x/payloads.unverified.jsonl",
 // any other name gets ".unverified" appended; "" for "" (no payload log, no unverified log).
-std::string default_unverified_path(const std::string& path);
+// Inline: config validation names it without linking the storage module.
+inline std::string default_unverified_path(const std::string& path) {
+  constexpr std::string_view kJsonl = ".jsonl";
+  if (path.empty()) return {};
+  if (path.size() > kJsonl.size() && path.ends_with(kJsonl)) {
+    return path.substr(0, path.size() - kJsonl.size()) + ".unverified" + std::string(kJsonl);
+  }
+  return path + ".unverified";
+}
 
 class PayloadLog {
  public:
