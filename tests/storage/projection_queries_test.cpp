@@ -98,8 +98,9 @@ TEST_CASE("a payment view links a refund parent to its children and a child to i
   CHECK(child[0].children.empty());
 }
 
-TEST_CASE("a transaction known to two sources is one view per source, and a source filter picks one",
-          "[projection_queries]") {
+TEST_CASE(
+    "a transaction known to two sources is one view per source, and a source filter picks one",
+    "[projection_queries]") {
   ProjectionFixture f;
   parent_and_refund(f);
   f.deliver("sandbox", conomy_example("04-status-changed-captured.json"), kCaptured601 + 2000);
