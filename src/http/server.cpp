@@ -102,23 +102,26 @@ void Server::Impl::admit(tcp::socket socket) {
                 });
 }
 
+// The victim: among connections not being answered, one that has never answered a request
+// (a slowloris never completes one) before one that has (the platform's keep-alive connection
+// between two deliveries), and within each, the one that has waited longest.
 std::string_view Server::Impl::shed_one_locked() {
   ConnectionEntry* best = nullptr;
   std::shared_ptr<Connection> victim;
   Phase best_phase = Phase::busy;
-  std::int64_t best_since = 0;
+  std::pair<bool, std::int64_t> best_rank{};
   for (auto& [id, entry] : connections) {
     if (entry.shed) continue;
     auto conn = entry.conn.lock();
     if (!conn) continue;
     const Phase phase = conn->phase.load();
-    const std::int64_t since = conn->since_ns.load();
     if (phase == Phase::busy) continue;
-    if (!victim || since < best_since) {
+    const std::pair<bool, std::int64_t> rank{conn->served.load(), conn->since_ns.load()};
+    if (!victim || rank < best_rank) {
       best = &entry;
       victim = std::move(conn);
       best_phase = phase;
-      best_since = since;
+      best_rank = rank;
     }
   }
   if (!victim) return {};

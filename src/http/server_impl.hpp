@@ -41,6 +41,7 @@ struct Connection {
   std::atomic<Phase> phase{Phase::idle};
   std::atomic<std::int64_t> since_ns;  // steady clock: when it began waiting for this request
   std::atomic<bool> shed{false};       // chosen to make room: no further request on it
+  std::atomic<bool> served{false};  // has answered a request: shed only after those that have not
 };
 
 // A connection in the registry; `shed` counts it out of the cap while it closes.

@@ -184,6 +184,7 @@ net::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn, std
     auto [write_ec, written] =
         co_await bhttp::async_write(stream, res, net::as_tuple(net::use_awaitable));
     if (write_ec || !keep_alive) break;
+    conn->served = true;
   }
 
   beast::error_code ignored;

@@ -221,6 +221,42 @@ TEST_CASE("issue 10: at a low open-file limit the cap sheds slow clients and del
   CHECK(count_of(log, "connection limit reached") <= 3);
 }
 
+TEST_CASE("issue 10: at the cap a keep-alive connection that delivered outlives slow clients",
+          "[integration][hostile]") {
+  BinaryReceiver receiver(R"("max_connections": 64, "header_timeout_ms": 60000)", 200);
+  const std::uint16_t port = receiver.port();
+  REQUIRE(port != 0);
+  // The platform's keep-alive connection: one delivery answered, then idle. It is the oldest
+  // connection once the slow clients arrive, but it has completed a request and they have not.
+  const auto metric = [port](const std::string& series) {
+    HttpClient probe(port);
+    const auto metrics = parse_exposition(probe.get("/metrics").body);
+    const auto it = metrics.find(series);
+    return it == metrics.end() ? 0.0 : it->second;
+  };
+  const std::string accepted = R"(webhook_deliveries_total{source="production",result="accepted"})";
+  RawConnection platform(port);
+  REQUIRE(platform.send(signed_request(delivery(1000))));
+  REQUIRE(wait_until([&] { return metric(accepted) == 1; }, seconds(10)));
+
+  SlowClients slow(port, 150);
+  REQUIRE(wait_until(
+      [&] {
+        return metric(R"(webhook_connections_shed_total{reason="slow"})") +
+                   metric(R"(webhook_connections_shed_total{reason="idle"})") >=
+               150 - 64;
+      },
+      seconds(30)));
+
+  std::string last = signed_request(delivery(1001));
+  last.insert(last.find("\r\n") + 2, "Connection: close\r\n");
+  REQUIRE(platform.send(last));
+  const auto [replies, closed] = platform.read_until_closed(seconds(5));
+  CHECK(count_of(replies, "HTTP/1.1 200") == 2);
+  CHECK(closed);
+  CHECK(metric(accepted) == 2);
+}
+
 TEST_CASE("issue 10: a max_connections that does not fit the open-file limit stops start-up",
           "[integration][hostile]") {
   BinaryReceiver receiver(R"("max_connections": 500)", 200);
