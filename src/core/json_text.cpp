@@ -245,9 +245,23 @@ class Reader {
     return true;
   }
 
+  // Small objects (every object of a Conomy payload) compare pairwise, with no allocation; large
+  // ones sort, so a body of many members stays O(n log n).
   void note_duplicate_keys(const Value& object) {
-    if (duplicate_keys_ || object.keys.size() < 2) return;
-    std::vector<std::string_view> names(object.keys.begin(), object.keys.end());
+    constexpr std::size_t kPairwise = 16;
+    const auto& keys = object.keys;
+    if (duplicate_keys_ || keys.size() < 2) return;
+    if (keys.size() <= kPairwise) {
+      for (std::size_t i = 1; i < keys.size(); ++i) {
+        if (std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(i), keys[i]) !=
+            keys.begin() + static_cast<std::ptrdiff_t>(i)) {
+          duplicate_keys_ = true;
+          return;
+        }
+      }
+      return;
+    }
+    std::vector<std::string_view> names(keys.begin(), keys.end());
     std::sort(names.begin(), names.end());
     duplicate_keys_ = std::adjacent_find(names.begin(), names.end()) != names.end();
   }

@@ -321,6 +321,18 @@ TEST_CASE("issue 10: a member named twice anywhere is flagged", "[envelope][issu
       parse_envelope(R"({"eventType":"a.b","transaction":{"id":"t"},"x":{"id":"t"}})");
   REQUIRE(distinct.ok());
   CHECK_FALSE(distinct->duplicate_members);
+
+  SECTION("in an object of many members, first and last alike") {
+    std::string many = R"({"eventType":"a.b","transaction":{"id":"t"},"m":{)";
+    for (int i = 0; i < 40; ++i)
+      many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    const auto unique = parse_envelope(many + R"("last":0}})");
+    REQUIRE(unique.ok());
+    CHECK_FALSE(unique->duplicate_members);
+    const auto repeated = parse_envelope(many + R"("k0":0}})");
+    REQUIRE(repeated.ok());
+    CHECK(repeated->duplicate_members);
+  }
 }
 
 TEST_CASE("keeps non-ASCII names and ids byte-exact", "[envelope]") {
