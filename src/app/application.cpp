@@ -19,7 +19,6 @@
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/inbox_writer.hpp"
 #include "webhook/storage/payload_log.hpp"
-#include "webhook/storage/projection_store.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 #include "webhook/worker/dispatcher.hpp"
 
@@ -85,12 +84,11 @@ struct Application::Impl {
   core::SystemClock clock;
   ServiceMetrics metrics;
   std::unique_ptr<Monitor> monitor;
-  std::unique_ptr<storage::SqliteInbox> inbox;            // the writer's connection
-  std::unique_ptr<storage::SqliteInbox> queue;            // the dispatcher's connection
-  std::unique_ptr<storage::ProjectionStore> projections;  // the projection handlers' connection
+  std::unique_ptr<storage::SqliteInbox> inbox;   // the writer's connection (every write)
+  std::unique_ptr<storage::SqliteInbox> reader;  // the worker pool's reads
+  std::unique_ptr<storage::InboxWriter> writer;
   std::unique_ptr<worker::HandlerRegistry> handlers;
   std::unique_ptr<worker::Dispatcher> dispatcher;
-  std::unique_ptr<storage::InboxWriter> writer;
   std::unique_ptr<storage::PayloadLog> payload_log;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> last_commit_ok{true};  // written by the writer thread
@@ -117,45 +115,44 @@ void Application::start() {
                          std::to_string(report.to_version)});
   }
   a.inbox = std::make_unique<storage::SqliteInbox>(std::move(db));
+  // Attempts a crash left running go back to pending; they run again (at-least-once).
+  const std::size_t released = a.inbox->release_claims(a.clock.now_ms());
+  if (released > 0) {
+    log::info("events left processing by the last run are pending again",
+              {.detail = std::to_string(released)});
+  }
 
-  // 2. The worker pool, on its own connection; it first returns claims a crash left behind.
-  auto queue_db = storage::Database::open(
+  // 2. The one write path: one writer thread owns every write (deliveries, attempts, results and
+  // their projection changes); the worker pool reads back from the database on a read
+  // connection of its own, so that never waits for a transaction.
+  auto read_db = storage::Database::open(
       c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms);
-  // Status changes (claimed, done, retry, dead) need not be fsynced on their own: the ingest
-  // connection's next FULL commit makes them durable, and handlers are at-least-once anyway (a
-  // power loss can only re-run an event). Fewer fsyncs keep the write lock free for ingest,
-  // whose acknowledgements stay synchronous=FULL.
-  queue_db.exec("PRAGMA synchronous=NORMAL");
-  a.queue = std::make_unique<storage::SqliteInbox>(std::move(queue_db));
-  // The projections, on a third connection; NORMAL for the reason above (their commits precede
-  // the event's mark_done in the WAL, so a lost tail loses the mark too and the event re-runs).
-  auto projection_db = storage::Database::open(
-      c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms);
-  projection_db.exec("PRAGMA synchronous=NORMAL");
-  a.projections = std::make_unique<storage::ProjectionStore>(std::move(projection_db));
-  a.handlers =
-      build_handlers(c, a.clock, *a.projections,
-                     [&a](const worker::ReviewNotifyReport& r) { a.metrics.on_review_notify(r); });
+  a.reader = std::make_unique<storage::SqliteInbox>(std::move(read_db));
+  storage::InboxWriter::Options writer_options;
+  writer_options.max_batch = c.storage.max_batch;
+  writer_options.max_queue = c.storage.max_queue;
+  a.writer = std::make_unique<storage::InboxWriter>(
+      *a.inbox, writer_options,
+      [&a](std::size_t n, double seconds, bool ok) {
+        a.last_commit_ok = ok;
+        if (n > 0) a.metrics.on_commit(n, seconds, ok);
+      },
+      a.reader.get());
+
+  // 3. The worker pool: events come from the writer in memory (and from the database at start).
+  a.handlers = build_handlers(
+      c, a.clock, [&a](const worker::ReviewNotifyReport& r) { a.metrics.on_review_notify(r); });
   worker::DispatcherOptions workers;
   workers.threads = c.workers.threads;
   workers.stop_timeout = std::chrono::milliseconds(c.server.shutdown_timeout_ms);
   a.dispatcher = std::make_unique<worker::Dispatcher>(
-      *a.queue, build_routes(c), *a.handlers, to_retry_policy(c.workers.retry), a.clock,
+      *a.writer, build_routes(c), *a.handlers, to_retry_policy(c.workers.retry), a.clock,
       [] {
         thread_local std::mt19937_64 rng{std::random_device{}()};
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       },
       workers, [&a](const worker::DispatchReport& r) { a.metrics.on_dispatch(r); });
   a.dispatcher->start();
-
-  // 3. The writer thread (group commit); each commit wakes the dispatcher.
-  a.writer = std::make_unique<storage::InboxWriter>(
-      *a.inbox, storage::InboxWriter::Options{c.storage.max_batch, c.storage.max_queue},
-      [&a](std::size_t n, double seconds, bool ok) {
-        a.last_commit_ok = ok;
-        a.metrics.on_commit(n, seconds, ok);
-        if (ok) a.dispatcher->notify();
-      });
 
   // 4. The monitor (backlog gauges, storage probe), the payload log, then the listener.
   // Each interval it also checks that the ingest connection's files are still the database's,
@@ -228,10 +225,10 @@ void Application::stop() {
   const std::size_t cut = a.server->shutdown();
   if (cut > 0)
     log::warn("connections cut at the shutdown deadline", {.detail = std::to_string(cut)});
-  a.writer->stop();
-  const auto stats = a.writer->stats();
-  log::info("stopping workers: no new claims; running handlers may finish");
+  log::info("stopping workers: no new attempts; running handlers may finish");
   a.dispatcher->stop();
+  a.writer->stop();  // after the pool: the results of its last handlers are written too
+  const auto stats = a.writer->stats();
   a.monitor->stop();
   try {
     a.inbox->database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -239,12 +236,11 @@ void Application::stop() {
     log::warn("checkpoint at shutdown failed", {.detail = e.what()});
   }
   a.server.reset();
-  a.writer.reset();
   a.monitor.reset();
   a.dispatcher.reset();
   a.handlers.reset();
-  a.projections.reset();
-  a.queue.reset();
+  a.writer.reset();
+  a.reader.reset();
   a.inbox.reset();
   a.payload_log.reset();
   log::info("stopped", {.detail = "deliveries=" + std::to_string(stats.deliveries) +

@@ -63,7 +63,7 @@ core::RouteTable build_routes(const Config& config) {
 }
 
 std::unique_ptr<worker::HandlerRegistry> build_handlers(
-    const Config& config, const core::Clock& clock, storage::ProjectionStore& projections,
+    const Config& config, const core::Clock& clock,
     std::function<void(const worker::ReviewNotifyReport&)> on_review_notify) {
   auto registry = std::make_unique<worker::HandlerRegistry>();
   for (const auto& h : config.handlers) {
@@ -80,11 +80,10 @@ std::unique_ptr<worker::HandlerRegistry> build_handlers(
     reviews.notify = blaming("reviews.notify",
                              [&] { return worker::make_forwarder(forward_options(h), clock); });
   }
-  registry->add(std::string(worker::kPaymentsHandler), worker::make_payments_handler(projections));
-  registry->add(std::string(worker::kCustomersHandler),
-                worker::make_customers_handler(projections));
+  registry->add(std::string(worker::kPaymentsHandler), worker::make_payments_handler());
+  registry->add(std::string(worker::kCustomersHandler), worker::make_customers_handler());
   registry->add(std::string(worker::kReviewsHandler),
-                worker::make_reviews_handler(projections, std::move(reviews), clock));
+                worker::make_reviews_handler(std::move(reviews), clock));
   return registry;
 }
 

@@ -6,7 +6,7 @@
 
 namespace webhook::http {
 
-Server::Impl::Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::InboxWriter& w,
+Server::Impl::Impl(ServerOptions o, std::vector<core::SourceSpec> s, core::DeliverySink& w,
                    storage::PayloadLog& p, ServerHooks h)
     : options(std::move(o)),
       sources(std::move(s)),
@@ -156,7 +156,7 @@ void Server::Impl::forget(std::uint64_t id) {
 }
 
 Server::Server(ServerOptions options, std::vector<core::SourceSpec> sources,
-               storage::InboxWriter& writer, storage::PayloadLog& payload_log, ServerHooks hooks)
+               core::DeliverySink& writer, storage::PayloadLog& payload_log, ServerHooks hooks)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(sources), writer, payload_log,
                                    std::move(hooks))) {}
 

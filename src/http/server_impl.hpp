@@ -60,7 +60,7 @@ using Request = bhttp::request<bhttp::string_body>;
 using core::LogThrottle;
 
 struct Server::Impl {
-  Impl(ServerOptions o, std::vector<core::SourceSpec> s, storage::InboxWriter& w,
+  Impl(ServerOptions o, std::vector<core::SourceSpec> s, core::DeliverySink& w,
        storage::PayloadLog& p, ServerHooks h);
 
   net::awaitable<void> accept_loop();
@@ -89,7 +89,7 @@ struct Server::Impl {
   const std::vector<core::SourceSpec> sources;
   const Router router;
   const ProxyTrust proxies;
-  storage::InboxWriter& writer;
+  core::DeliverySink& writer;
   storage::PayloadLog& payload_log;
   const ServerHooks hooks;
 

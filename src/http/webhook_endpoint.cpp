@@ -8,7 +8,7 @@
 
 #include "http/server_impl.hpp"
 #include "webhook/log/log.hpp"
-#include "webhook/storage/inbox_writer.hpp"
+#include "webhook/core/work.hpp"
 #include "webhook/storage/payload_log.hpp"
 
 namespace webhook::http {

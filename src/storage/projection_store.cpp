@@ -6,6 +6,7 @@
 
 #include "webhook/storage/projection_store.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "webhook/storage/statement.hpp"
@@ -238,14 +239,37 @@ struct ProjectionStore::Statements {
 };
 
 ProjectionStore::ProjectionStore(Database db)
-    : db_(std::move(db)), stmts_(std::make_unique<Statements>(db_)) {}
+    : owned_(std::move(db)), db_(*owned_), stmts_(std::make_unique<Statements>(db_)) {}
+
+ProjectionStore::ProjectionStore(Database& db, InCallerTransaction)
+    : db_(db), stmts_(std::make_unique<Statements>(db_)) {}
+
+std::optional<ReviewNotice> ProjectionStore::apply(const core::StoredEvent& event,
+                                                   const core::ProjectionChange& change) {
+  using Kind = core::ProjectionChange::Kind;
+  switch (change.kind) {
+    case Kind::payment:
+      apply_payment(event, change.payment);
+      return std::nullopt;
+    case Kind::customer:
+      apply_customer(event, change.customer);
+      return std::nullopt;
+    case Kind::review:
+      return apply_review(event, change.payment, change.notify).notification_owed;
+    case Kind::review_notified:
+      mark_notified(event.key.source, change.payment.transaction_id, event.id, change.at_ms);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 ProjectionStore::~ProjectionStore() = default;
 
 PaymentApplied ProjectionStore::apply_payment(const core::StoredEvent& event,
                                               const core::PaymentFacts& f) {
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
+  std::optional<Transaction> tx;  // none in writer mode: the caller's transaction
+  if (owned_) tx.emplace(db_);
   std::optional<core::KnownStatus> current;
   {
     Statement::Use select(stmts_->select_payment);
@@ -298,14 +322,15 @@ PaymentApplied ProjectionStore::apply_payment(const core::StoredEvent& event,
     upsert.integer(21, effect == core::StatusEffect::applied ? 1 : 0);
     upsert.step();
   }
-  tx.commit();
+  if (tx) tx->commit();
   return {false, effect};
 }
 
 CustomerApplied ProjectionStore::apply_customer(const core::StoredEvent& event,
                                                 const core::CustomerFacts& f) {
   std::lock_guard lock(mutex_);
-  Transaction tx(db_);
+  std::optional<Transaction> tx;  // none in writer mode: the caller's transaction
+  if (owned_) tx.emplace(db_);
   bool known = false;
   std::optional<std::int64_t> state_at_ms;
   {
@@ -352,7 +377,7 @@ CustomerApplied ProjectionStore::apply_customer(const core::StoredEvent& event,
     upsert.integer(11, effect == core::CustomerEffect::applied ? 1 : 0);
     upsert.step();
   }
-  tx.commit();
+  if (tx) tx->commit();
   return {false, effect};
 }
 
@@ -373,7 +398,8 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
     exists.text(2, id);
     if (!exists.step()) return {};
   }
-  Transaction tx(db_);
+  std::optional<Transaction> tx;  // none in writer mode: the caller's transaction
+  if (owned_) tx.emplace(db_);
 
   // The current review, as the rule and the notification see it.
   std::optional<core::ReviewState> current;
@@ -569,7 +595,7 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
       if (current) fill_gaps();
       break;
   }
-  tx.commit();
+  if (tx) tx->commit();
 
   const bool opened =
       decision.action == core::ReviewAction::open || decision.action == core::ReviewAction::reopen;

@@ -18,6 +18,7 @@
 
 #include "webhook/core/signature.hpp"
 #include "webhook/log/log.hpp"
+#include "webhook/storage/projection_store.hpp"
 #include "webhook/storage/statement.hpp"
 
 namespace webhook::storage {
@@ -117,6 +118,25 @@ WHERE id = ?1 AND status = 'dead'
 constexpr const char* kRedriveAll = R"sql(
 UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = ?1, updated_at_ms = ?1
 WHERE status = 'dead'
+)sql";
+
+// ---- the one write path (core/work.hpp) ------------------------------------------------------
+
+// An attempt begins. ?2 is the attempt's number as the pool counts it.
+constexpr const char* kStartAttempt = R"sql(
+UPDATE events SET status = 'processing', attempts = ?2, updated_at_ms = ?3
+WHERE id = ?1 AND status IN ('pending', 'processing')
+)sql";
+
+// Recovery and catch-up: pending events after an id, in id order (events_pending walks them).
+constexpr const char* kLoadPending = R"sql(
+SELECT id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
+       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot,
+       attempts, next_attempt_at_ms, last_error, updated_at_ms
+FROM events INDEXED BY events_pending
+WHERE status = 'pending' AND id > ?1
+ORDER BY id
+LIMIT ?2
 )sql";
 
 // One row; NULL when nothing is pending.
@@ -220,7 +240,12 @@ struct SqliteInbox::Statements {
         release_claims(database, kReleaseClaims),
         redrive_one(database, kRedriveOne),
         redrive_all(database, kRedriveAll),
-        next_due(database, kNextDue) {}
+        next_due(database, kNextDue),
+        start_attempt(database, kStartAttempt),
+        savepoint(database, "SAVEPOINT item"),
+        release(database, "RELEASE item"),
+        rollback_to(database, "ROLLBACK TO item"),
+        data_version(database, "PRAGMA data_version") {}
 
   // Inside the batch's transaction; throws StorageError.
   core::StoreResult store(const core::Delivery& d) {
@@ -278,13 +303,162 @@ struct SqliteInbox::Statements {
   Statement redrive_one;
   Statement redrive_all;
   Statement next_due;
+  Statement start_attempt;
+  Statement savepoint;
+  Statement release;
+  Statement rollback_to;
+  Statement data_version;
+  std::unique_ptr<Statement> load_pending;  // names events_pending (0004): prepared at first use
 };
 
 SqliteInbox::SqliteInbox(Database db)
     : db_(std::move(db)), stmts_(std::make_unique<Statements>(db_)) {}
 
-// stmts_ is destroyed (finalized) before db_ closes the connection: reverse member order.
+// projections_ and stmts_ are destroyed (finalized) before db_ closes the connection: reverse
+// member order.
 SqliteInbox::~SqliteInbox() = default;
+
+void SqliteInbox::set_synchronous_locked(bool full) {
+  if (full == synchronous_full_) return;
+  db_.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  synchronous_full_ = full;
+}
+
+core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
+  using core::WorkKind;
+  const core::StoredEvent& event = *item.event;
+  core::WorkRecorded out;
+  out.event_id = event.id;
+  out.kind = item.kind;
+  const auto set_status = [&](WorkKind kind, std::string_view error) -> bool {
+    switch (kind) {
+      case WorkKind::started: {
+        Statement::Use update(stmts_->start_attempt);
+        update.integer(1, event.id);
+        update.integer(2, item.attempts);
+        update.integer(3, item.at_ms);
+        update.step();
+        return changed_rows(db_.handle()) == 1;
+      }
+      case WorkKind::apply:
+        return true;
+      case WorkKind::done:
+        return stmts_->finish(event.id, core::kStatusDone, item.at_ms);
+      case WorkKind::unhandled:
+        return stmts_->finish(event.id, core::kStatusUnhandled, item.at_ms);
+      case WorkKind::retry: {
+        Statement::Use update(stmts_->schedule_retry);
+        update.integer(1, event.id);
+        update.integer(2, item.next_attempt_at_ms);
+        update.text(3, error);
+        update.integer(4, item.at_ms);
+        update.step();
+        return changed_rows(db_.handle()) == 1;
+      }
+      case WorkKind::dead: {
+        Statement::Use update(stmts_->mark_dead);
+        update.integer(1, event.id);
+        update.text(2, error);
+        update.integer(3, item.at_ms);
+        update.step();
+        return changed_rows(db_.handle()) == 1;
+      }
+    }
+    return false;
+  };
+  if (item.changes.empty()) {
+    out.recorded = set_status(item.kind, item.error);
+    return out;
+  }
+  // The changes and the status commit together or not at all: a savepoint per item, so a
+  // change that fails takes back only this event's writes.
+  if (!projections_) {
+    projections_ = std::make_unique<ProjectionStore>(db_, ProjectionStore::InCallerTransaction{});
+  }
+  Statement::Use(stmts_->savepoint).step();
+  try {
+    for (const core::ProjectionChange& change : item.changes) {
+      std::optional<core::ReviewNotice> owed = projections_->apply(event, change);
+      if (owed) out.notification_owed = std::move(owed);
+    }
+    out.recorded = set_status(item.kind, item.error);
+    Statement::Use(stmts_->release).step();
+    return out;
+  } catch (const StorageError& e) {
+    out.error = e.what();
+  }
+  Statement::Use(stmts_->rollback_to).step();
+  Statement::Use(stmts_->release).step();
+  out.notification_owed.reset();
+  out.kind = item.fallback;
+  out.recorded = set_status(item.fallback, out.error);
+  return out;
+}
+
+core::BatchWritten SqliteInbox::write_batch(std::span<const core::Delivery> deliveries,
+                                            std::span<const core::WorkItem> work, bool durable) {
+  core::BatchWritten out;
+  const auto failed = [&](std::string why) {
+    out.ok = false;
+    out.work.clear();
+    out.stored.assign(deliveries.size(), core::StoreResult::failed(std::move(why)));
+    return out;
+  };
+  if (deliveries.empty() && work.empty()) {
+    out.ok = true;
+    return out;
+  }
+  std::lock_guard lock(mutex_);
+  if (faulted_.load(std::memory_order_acquire)) return failed(kFilesReplaced);
+  try {
+    set_synchronous_locked(durable);
+    Transaction tx(db_, Transaction::Kind::immediate);
+    out.stored.reserve(deliveries.size());
+    for (const core::Delivery& d : deliveries) out.stored.push_back(stmts_->store(d));
+    out.work.reserve(work.size());
+    for (const core::WorkItem& item : work) out.work.push_back(apply_locked(item));
+    tx.commit();
+    // ... on the disk of the files this connection opened: are they still the database's?
+    if (durable && !files_intact_locked()) return failed(kFilesReplaced);
+    out.ok = true;
+    return out;
+  } catch (const StorageError& e) {
+    // The Transaction has rolled back: nothing of this batch is stored.
+    log::error("batch not stored", {.detail = e.what()});
+    return failed(short_reason(e.sqlite_code()));
+  } catch (const std::exception& e) {  // std::bad_alloc and the like
+    log::error("batch not stored", {.detail = e.what()});
+    return failed("internal error");
+  }
+}
+
+std::vector<core::StoredEvent> SqliteInbox::load_pending(std::int64_t after_id, std::size_t limit) {
+  std::vector<core::StoredEvent> events;
+  if (limit == 0) return events;
+  std::lock_guard lock(mutex_);
+  if (!stmts_->load_pending) {
+    stmts_->load_pending = std::make_unique<Statement>(db_, kLoadPending);
+  }
+  Statement::Use select(*stmts_->load_pending);
+  select.integer(1, after_id);
+  select.integer(2, sql_limit(limit));
+  while (select.step()) events.push_back(read_event(select));
+  return events;
+}
+
+bool SqliteInbox::changed_elsewhere() {
+  std::lock_guard lock(mutex_);
+  try {
+    Statement::Use select(stmts_->data_version);
+    if (!select.step()) return false;
+    const std::int64_t version = select.column_int(0);
+    const bool changed = data_version_ >= 0 && version != data_version_;
+    data_version_ = version;
+    return changed;
+  } catch (const StorageError&) {
+    return false;
+  }
+}
 
 std::vector<core::StoreResult> SqliteInbox::store_batch(std::span<const core::Delivery> batch) {
   std::vector<core::StoreResult> results;

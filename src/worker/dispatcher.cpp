@@ -1,9 +1,9 @@
 // Dispatcher (include/webhook/worker/dispatcher.hpp).
-// Threads: one dispatcher thread claims due events into `ready_`; options.threads workers take
-// them one at a time, run the route and record the result. Locks: `mutex_` guards the hand-off
-// state (ready_, in_flight_, notified_, stopping_, stats_), `queue_mutex_` every call on `queue_`.
-// The two are never held together, so there is no lock order to get wrong, and a slow storage
-// call never blocks a worker that is only handing back an event.
+// Threads: the writer's thread hands over stored events and recorded work (events_stored,
+// work_recorded: they only queue and wake); one dispatcher thread settles recorded work (moves
+// entities on, reports, logs), fires retry timers and reads events back from the database;
+// options.threads workers run attempts. One mutex guards the in-memory state; no storage call,
+// handler or log line runs under it.
 
 #include "webhook/worker/dispatcher.hpp"
 
@@ -22,9 +22,6 @@ using std::chrono::milliseconds;
 
 // last_error and log details are cut to this size (a downstream may answer with a whole page).
 constexpr std::size_t kMaxErrorBytes = 4096;
-// Recording a result is tried this many times before the event is left claimed (see process()).
-constexpr int kRecordAttempts = 3;
-constexpr milliseconds kRecordBackoff{100};
 
 std::string truncate_error(std::string_view error) {
   if (error.size() <= kMaxErrorBytes) return std::string(error);
@@ -48,11 +45,24 @@ log::Fields fields_of(const core::StoredEvent& event, std::string_view result,
           .detail = detail};
 }
 
+// The entity's key: (source, kind, id) with separators no part contains.
+std::string entity_key(const core::StoredEvent& e) {
+  std::string key;
+  key.reserve(e.key.source.size() + e.key.entity_kind.size() + e.key.entity_id.size() + 2);
+  key += e.key.source;
+  key += '\x1f';
+  key += e.key.entity_kind;
+  key += '\x1f';
+  key += e.key.entity_id;
+  return key;
+}
+
 // Runs every handler of `route` in order and stops at the first failure. Never throws for a
 // handler's sake: an escaping exception becomes a retryable failure. `failed` names the handler
 // that failed (empty when all succeeded).
 HandlerResult run_route(const core::RouteRule& route, const HandlerRegistry& handlers,
-                        const core::StoredEvent& event, std::string& failed) {
+                        const core::StoredEvent& event, HandlerContext& context,
+                        std::string& failed) {
   for (const std::string& name : route.handlers) {
     Handler* handler = handlers.find(name);
     HandlerResult result;
@@ -60,7 +70,7 @@ HandlerResult run_route(const core::RouteRule& route, const HandlerRegistry& han
       result = HandlerResult::fail("unknown handler " + name);
     } else {
       try {
-        result = handler->handle(event);
+        result = handler->handle_in(event, context);
       } catch (const std::exception& e) {
         result = HandlerResult::retry(e.what());
       } catch (...) {
@@ -75,9 +85,26 @@ HandlerResult run_route(const core::RouteRule& route, const HandlerRegistry& han
   return HandlerResult::success();
 }
 
+std::string_view outcome_of(core::WorkKind kind) {
+  switch (kind) {
+    case core::WorkKind::done:
+      return "done";
+    case core::WorkKind::unhandled:
+      return "unhandled";
+    case core::WorkKind::retry:
+      return "retried";
+    case core::WorkKind::dead:
+      return "dead";
+    case core::WorkKind::started:
+    case core::WorkKind::apply:
+      break;
+  }
+  return "";
+}
+
 }  // namespace
 
-Dispatcher::Dispatcher(core::Inbox& queue, core::RouteTable routes, const HandlerRegistry& handlers,
+Dispatcher::Dispatcher(core::WorkQueue& queue, core::RouteTable routes, const HandlerRegistry& handlers,
                        core::RetryPolicy default_retry, const core::Clock& clock,
                        std::function<double()> jitter, DispatcherOptions options,
                        DispatchObserver observer)
@@ -88,7 +115,9 @@ Dispatcher::Dispatcher(core::Inbox& queue, core::RouteTable routes, const Handle
       clock_(clock),
       jitter_(std::move(jitter)),
       options_(options),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)) {
+  queue_.set_listener(this);
+}
 
 Dispatcher::~Dispatcher() {
   stop();
@@ -101,6 +130,7 @@ Dispatcher::~Dispatcher() {
     }
     running_ = false;
   }
+  queue_.set_listener(nullptr);
 }
 
 void Dispatcher::start() {
@@ -109,15 +139,8 @@ void Dispatcher::start() {
     if (stopping_ || running_)
       throw std::logic_error("Dispatcher::start() called twice or after stop()");
   }
-  std::size_t released = 0;
-  {
-    std::lock_guard queue_lock(queue_mutex_);
-    released = queue_.release_claims(clock_.now_ms());
-  }
   const int threads = std::max(1, options_.threads);
-  log::info("worker pool starting",
-            {.detail = "threads=" + std::to_string(threads) +
-                       " stale claims released=" + std::to_string(released)});
+  log::info("worker pool starting", {.detail = "threads=" + std::to_string(threads)});
   running_ = true;
   try {
     dispatcher_ = std::thread([this] { dispatch_loop(); });
@@ -128,14 +151,6 @@ void Dispatcher::start() {
   }
 }
 
-void Dispatcher::notify() {
-  {
-    std::lock_guard lock(mutex_);
-    notified_ = true;
-  }
-  wake_dispatcher_.notify_one();
-}
-
 void Dispatcher::stop() {
   std::size_t dropped = 0;
   bool first = false;
@@ -144,45 +159,27 @@ void Dispatcher::stop() {
     if (!stopping_) {
       first = true;
       stopping_ = true;
-      // Claimed but not started: nobody will run them now; release_claims() below returns them.
-      dropped = ready_.size();
+      dropped = ready_.size();  // ready but not started: they stay pending in the database
       ready_.clear();
-      in_flight_ -= dropped;
-      if (in_flight_ == 0) idle_.notify_all();
     }
   }
   if (!running_) return;  // never started (run_once mode), or already stopped and joined
   wake_dispatcher_.notify_all();
   wake_workers_.notify_all();
   if (first) {
-    log::info("worker pool stopping: no new claims",
-              {.detail = "claimed but not started=" + std::to_string(dropped)});
+    log::info("worker pool stopping: no new attempts",
+              {.detail = "ready but not started=" + std::to_string(dropped)});
   }
-  if (dispatcher_.joinable()) dispatcher_.join();
-
   std::size_t still_running = 0;
   {
     std::unique_lock lock(mutex_);
     idle_.wait_for(lock, options_.stop_timeout, [this] { return in_flight_ == 0; });
     still_running = in_flight_;
   }
-
-  // Every claim not recorded goes back to pending: those dropped above, any the dispatcher
-  // claimed while stopping, and those of handlers still running after the timeout (a late
-  // result of such a handler then finds its event pending and is discarded: at-least-once).
-  std::size_t released = 0;
-  try {
-    std::lock_guard queue_lock(queue_mutex_);
-    released = queue_.release_claims(clock_.now_ms());
-  } catch (const std::exception& e) {
-    log::error("releasing claims at stop failed; they are released at the next start",
-               {.detail = truncate_error(e.what())});
-  }
-
+  if (dispatcher_.joinable()) dispatcher_.join();
   if (still_running > 0) {
-    log::error("handlers still running after stop_timeout; their events are back to pending",
+    log::error("handlers still running after stop_timeout; their events run again after restart",
                {.detail = "running=" + std::to_string(still_running) +
-                          " released=" + std::to_string(released) +
                           "; worker threads are joined when the handlers return"});
     return;
   }
@@ -190,26 +187,7 @@ void Dispatcher::stop() {
     if (worker.joinable()) worker.join();
   }
   running_ = false;
-  log::info("worker pool stopped", {.detail = "claims released=" + std::to_string(released)});
-}
-
-std::size_t Dispatcher::run_once() {
-  std::vector<core::StoredEvent> claimed;
-  try {
-    std::lock_guard queue_lock(queue_mutex_);
-    claimed = queue_.claim_due(clock_.now_ms(), options_.claim_batch);
-  } catch (const std::exception& e) {
-    log::error("claiming due events failed", {.detail = truncate_error(e.what())});
-    std::lock_guard lock(mutex_);
-    ++stats_.errors;
-    return 0;
-  }
-  {
-    std::lock_guard lock(mutex_);
-    stats_.claimed += claimed.size();
-  }
-  for (const core::StoredEvent& event : claimed) process(event);
-  return claimed.size();
+  log::info("worker pool stopped");
 }
 
 DispatcherStats Dispatcher::stats() const {
@@ -217,199 +195,412 @@ DispatcherStats Dispatcher::stats() const {
   return stats_;
 }
 
-// Claim, hand over, sleep until there may be more: a notify() (a commit, or a worker that
-// finished and so may have unblocked the next event of its entity), the next due time, the idle
-// poll, or stop().
-void Dispatcher::dispatch_loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    notified_ = false;  // a notify() from here on triggers another round
-    const std::size_t room =
-        options_.claim_batch > in_flight_ ? options_.claim_batch - in_flight_ : 0;
-    lock.unlock();
+std::size_t Dispatcher::held() const {
+  std::lock_guard lock(mutex_);
+  return held_;
+}
 
-    // 1. Claim what is due, up to the free room.
-    const std::int64_t claim_now = clock_.now_ms();
-    std::vector<core::StoredEvent> claimed;
-    bool failed = false;
-    if (room > 0) {
-      try {
-        std::lock_guard queue_lock(queue_mutex_);
-        claimed = queue_.claim_due(claim_now, room);
-      } catch (const std::exception& e) {
-        log::error("claiming due events failed; backing off", {.detail = truncate_error(e.what())});
-        failed = true;
+// ---- from the writer's thread ---------------------------------------------------------------
+
+void Dispatcher::events_stored(std::vector<EventPtr> events) {
+  {
+    std::lock_guard lock(mutex_);
+    const std::int64_t now = clock_.now_ms();
+    for (EventPtr& event : events) {
+      if (event->id <= horizon_) continue;  // already read back from the database
+      if (!live_ || held_ >= options_.max_events_in_memory) {
+        // Not held: it waits in the database until catch_up() reads it back in id order.
+        live_ = false;
+        dropped_max_id_ = std::max(dropped_max_id_, event->id);
+        continue;
       }
+      horizon_ = event->id;
+      const std::string key = entity_key(*event);
+      add_locked(std::move(event), 0, 0);
+      schedule_locked(key, entities_[key], now);
+    }
+    if (!live_) notified_ = true;
+  }
+  wake_dispatcher_.notify_one();
+}
+
+void Dispatcher::work_recorded(std::span<const core::WorkRecorded> recorded) {
+  bool any = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const core::WorkRecorded& r : recorded) {
+      if (r.kind == core::WorkKind::started || r.kind == core::WorkKind::apply) continue;
+      recorded_.push_back(r);
+      any = true;
+    }
+    if (any) notified_ = true;
+  }
+  if (any) wake_dispatcher_.notify_one();
+}
+
+void Dispatcher::outside_change() {
+  {
+    std::lock_guard lock(mutex_);
+    rescan_ = true;
+    notified_ = true;
+  }
+  wake_dispatcher_.notify_one();
+}
+
+// ---- the in-memory queue (mutex_ held) -------------------------------------------------------
+
+void Dispatcher::add_locked(EventPtr event, int attempts, std::int64_t due_ms) {
+  Entity& entity = entities_[entity_key(*event)];
+  Slot slot{std::move(event), attempts, due_ms};
+  // Id order; a redriven older event goes before the others but never before a busy head.
+  auto at = entity.slots.end();
+  const auto first = entity.slots.begin() + (entity.busy && !entity.slots.empty() ? 1 : 0);
+  while (at != first && std::prev(at)->event->id > slot.event->id) --at;
+  entity.slots.insert(at, std::move(slot));
+  ++held_;
+}
+
+void Dispatcher::schedule_locked(const std::string& key, Entity& entity, std::int64_t now_ms) {
+  if (entity.busy || entity.slots.empty() || stopping_) return;
+  const Slot& head = entity.slots.front();
+  if (head.due_ms > now_ms) {
+    timers_.emplace(head.due_ms, key);
+    return;
+  }
+  entity.busy = true;
+  ready_.push_back(Ready{key, head});
+  wake_workers_.notify_one();
+}
+
+void Dispatcher::fire_timers_locked(std::int64_t now_ms) {
+  while (!timers_.empty() && timers_.top().first <= now_ms) {
+    const std::string key = timers_.top().second;
+    timers_.pop();
+    const auto it = entities_.find(key);
+    if (it != entities_.end()) schedule_locked(key, it->second, now_ms);
+  }
+}
+
+// Moves entities on for every committed result: the entity's next event becomes ready (or its
+// head waits for its retry time). Returns what to report and log, outside the lock.
+std::vector<Dispatcher::Settled> Dispatcher::settle_locked(std::int64_t now_ms) {
+  std::vector<Settled> settled;
+  std::vector<core::WorkRecorded> recorded;
+  recorded.swap(recorded_);
+  settled.reserve(recorded.size());
+  for (core::WorkRecorded& r : recorded) {
+    const auto run = running_attempts_.find(r.event_id);
+    if (run == running_attempts_.end()) continue;
+    Settled s{std::move(run->second), nullptr, ""};
+    running_attempts_.erase(run);
+    const auto it = entities_.find(s.attempt.entity);
+    if (it == entities_.end() || it->second.slots.empty()) continue;
+    Entity& entity = it->second;
+    Slot& head = entity.slots.front();
+    s.event = head.event;
+    entity.busy = false;
+    // Not recorded: the database no longer holds it as pending or processing (another process
+    // changed it); nothing to run any more.
+    s.outcome = r.recorded ? outcome_of(r.kind) : "";
+    if (!r.error.empty()) s.attempt.error = truncate_error(r.error);  // a change failed
+    if (r.kind == core::WorkKind::retry && r.recorded) {
+      head.attempts = s.attempt.attempts;
+      head.due_ms = now_ms + s.attempt.delay_ms;
+    } else {
+      entity.slots.pop_front();
+      --held_;
+    }
+    if (entity.slots.empty()) {
+      entities_.erase(it);
+    } else {
+      schedule_locked(s.attempt.entity, entity, now_ms);
+    }
+    if (s.outcome == "done") ++stats_.done;
+    if (s.outcome == "retried") ++stats_.retried;
+    if (s.outcome == "dead") ++stats_.dead;
+    if (s.outcome == "unhandled") ++stats_.unhandled;
+    settled.push_back(std::move(s));
+  }
+  if (in_flight_ == 0 && running_attempts_.empty()) idle_.notify_all();
+  return settled;
+}
+
+void Dispatcher::report(const std::vector<Settled>& settled) {
+  for (const Settled& s : settled) {
+    const core::StoredEvent& event = *s.event;
+    if (s.outcome.empty()) {
+      log::warn("result discarded: the event is no longer pending", fields_of(event, "", ""));
+      continue;
+    }
+    if (observer_) {
+      try {
+        observer_(DispatchReport{event, s.outcome, s.attempt.handler_seconds,
+                                 s.attempt.started_at_ms});
+      } catch (const std::exception& e) {
+        log::error("dispatch observer threw", fields_of(event, s.outcome, e.what()));
+      }
+    }
+    if (s.outcome == "done" ? !log::enabled(log::Level::info) : false) continue;
+    const std::string attempt = "attempt " + std::to_string(s.attempt.attempts);
+    const std::string by =
+        s.attempt.failed_handler.empty() ? "" : " (handler " + s.attempt.failed_handler + ")";
+    if (s.outcome == "retried") {
+      log::warn("event failed, retry scheduled",
+                fields_of(event, s.outcome,
+                          attempt + by + ", retry in " + std::to_string(s.attempt.delay_ms) +
+                              " ms: " + s.attempt.error));
+    } else if (s.outcome == "dead") {
+      log::warn("event dead", fields_of(event, s.outcome, attempt + by + ": " + s.attempt.error));
+    } else if (s.outcome == "unhandled") {
+      log::info("event unhandled: no route for its type", fields_of(event, s.outcome, ""));
+    } else {
+      log::info("event done", fields_of(event, s.outcome, attempt));
+    }
+  }
+}
+
+// Reads pending events after the horizon back from the database, in id order, while there is
+// room; live again once it has caught up with what the writer handed over meanwhile. Returns the
+// number read. Called with `lock` held; releases it around the read.
+std::size_t Dispatcher::catch_up(std::unique_lock<std::mutex>& lock) {
+  std::size_t read = 0;
+  while (!live_ && !stopping_ && held_ < options_.max_events_in_memory) {
+    const std::int64_t after = horizon_;
+    const std::size_t room = std::min(options_.load_batch, options_.max_events_in_memory - held_);
+    lock.unlock();
+    std::vector<core::StoredEvent> events;
+    bool failed = false;
+    try {
+      events = queue_.load_pending(after, room);
+    } catch (const std::exception& e) {
+      log::error("reading pending events failed; retrying", {.detail = truncate_error(e.what())});
+      failed = true;
     }
     lock.lock();
     if (failed) {
       ++stats_.errors;
-      wake_dispatcher_.wait_for(lock, options_.idle_poll, [this] { return stopping_; });
-      continue;
+      return read;
     }
-    if (stopping_) break;  // these claims stay processing; stop() releases them
+    const std::int64_t now = clock_.now_ms();
+    for (core::StoredEvent& e : events) {
+      if (e.id <= horizon_) continue;
+      horizon_ = e.id;
+      const int attempts = e.attempts;
+      const std::int64_t due = e.next_attempt_at_ms;
+      const std::string key = entity_key(e);
+      add_locked(std::make_shared<const core::StoredEvent>(std::move(e)), attempts, due);
+      schedule_locked(key, entities_[key], now);
+      ++read;
+    }
+    stats_.loaded += events.size();
+    if (events.size() < room && horizon_ >= dropped_max_id_) live_ = true;
+  }
+  return read;
+}
 
-    // 2. Hand them to the workers.
-    for (core::StoredEvent& event : claimed) ready_.push_back(std::move(event));
-    in_flight_ += claimed.size();
-    stats_.claimed += claimed.size();
-    if (!claimed.empty()) wake_workers_.notify_all();
+// Another process changed the database (`events retry`): pending events at or below the horizon
+// that are not held (a redriven dead letter) join their entity's queue in id order.
+void Dispatcher::rescan(std::unique_lock<std::mutex>& lock) {
+  rescan_ = false;
+  std::int64_t after = 0;
+  const std::int64_t until = horizon_;
+  while (!stopping_ && after < until) {
     lock.unlock();
-
-    // 3. How long until something may become claimable without a notify(). A due event that was
-    // not claimed is blocked by its entity or by the room: a finishing worker notifies then, so
-    // wait for that (or the idle poll). A later one: wake at its due time.
-    milliseconds wait = options_.idle_poll;
+    std::vector<core::StoredEvent> events;
     try {
-      std::optional<std::int64_t> next_due;
-      {
-        std::lock_guard queue_lock(queue_mutex_);
-        next_due = queue_.next_due_ms();
-      }
-      if (next_due && *next_due > claim_now) {
-        wait = std::clamp(milliseconds(*next_due - clock_.now_ms()), milliseconds(0),
-                          options_.idle_poll);
-      }
+      events = queue_.load_pending(after, options_.load_batch);
     } catch (const std::exception& e) {
-      log::error("reading the next due time failed", {.detail = truncate_error(e.what())});
+      log::error("reading pending events failed", {.detail = truncate_error(e.what())});
+      lock.lock();
+      rescan_ = true;
+      return;
     }
     lock.lock();
-    wake_dispatcher_.wait_for(lock, wait, [this] { return stopping_ || notified_; });
+    const std::int64_t now = clock_.now_ms();
+    for (core::StoredEvent& e : events) {
+      after = e.id;
+      if (e.id > until) break;
+      const std::string key = entity_key(e);
+      const auto it = entities_.find(key);
+      if (it != entities_.end() &&
+          std::any_of(it->second.slots.begin(), it->second.slots.end(),
+                      [&e](const Slot& s) { return s.event->id == e.id; })) {
+        continue;  // held already
+      }
+      if (running_attempts_.count(e.id) > 0) continue;
+      const int attempts = e.attempts;
+      const std::int64_t due = e.next_attempt_at_ms;
+      add_locked(std::make_shared<const core::StoredEvent>(std::move(e)), attempts, due);
+      schedule_locked(key, entities_[key], now);
+      ++stats_.loaded;
+    }
+    if (events.size() < options_.load_batch) break;
   }
 }
 
-// Takes one event at a time until stop() has emptied `ready_`. A held event is always finished,
-// also when stop() was called meanwhile.
+// Settle what committed, fire due retries, read back from the database when behind, then sleep
+// until something happens or the next retry falls due.
+void Dispatcher::dispatch_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    notified_ = false;
+    const std::int64_t now = clock_.now_ms();
+    std::vector<Settled> settled = settle_locked(now);
+    fire_timers_locked(now);
+    if (!settled.empty()) {
+      lock.unlock();
+      report(settled);
+      lock.lock();
+    }
+    if (rescan_) rescan(lock);
+    if (!live_) catch_up(lock);
+    if (notified_ || stopping_) continue;
+    milliseconds wait = options_.idle_poll;
+    if (!timers_.empty()) {
+      wait = std::clamp(milliseconds(timers_.top().first - clock_.now_ms()), milliseconds(0),
+                        options_.idle_poll);
+    }
+    // Behind and out of room, or a failed read: try again at the idle poll.
+    wake_dispatcher_.wait_for(lock, wait, [this] { return stopping_ || notified_; });
+  }
+  // Results that commit while stop() waits for the handlers still settle (for the idle wait).
+  settle_locked(clock_.now_ms());
+}
+
 void Dispatcher::worker_loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_workers_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
     if (ready_.empty()) return;  // stopping
-    const core::StoredEvent event = std::move(ready_.front());
+    Ready ready = std::move(ready_.front());
     ready_.pop_front();
+    ++in_flight_;
     lock.unlock();
     try {
-      process(event);
+      attempt(std::move(ready));
     } catch (const std::exception& e) {  // allocation failure and the like: keep the thread
-      log::error("processing an event failed", fields_of(event, "error", e.what()));
+      log::error("running an event failed", {.detail = e.what()});
     } catch (...) {
-      log::error("processing an event failed", fields_of(event, "error", "non-standard exception"));
+      log::error("running an event failed", {.detail = "non-standard exception"});
     }
     lock.lock();
     --in_flight_;
-    notified_ = true;  // its entity's next event may be claimable now
-    wake_dispatcher_.notify_one();
     if (in_flight_ == 0) idle_.notify_all();
   }
 }
 
-void Dispatcher::process(const core::StoredEvent& event) {
-  // 1. Run the route.
+void Dispatcher::attempt(Ready ready) {
+  const EventPtr& event = ready.slot.event;
+  const int attempts = ready.slot.attempts + 1;
   const std::int64_t started_at_ms = clock_.now_ms();
-  const auto started = std::chrono::steady_clock::now();
-  const core::RouteRule* route = routes_.match(event.event_type);
-  std::string failed_handler;
-  const HandlerResult result = route != nullptr
-                                   ? run_route(*route, handlers_, event, failed_handler)
-                                   : HandlerResult::success();
-  const double handler_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
-  // 2. Decide the outcome.
-  const std::int64_t now = clock_.now_ms();
-  std::string_view outcome;
-  std::string error;                  // stored as last_error (retried, dead)
-  std::optional<milliseconds> delay;  // retried
-  if (route == nullptr) {
-    outcome = "unhandled";
-  } else if (result.kind == HandlerResult::Kind::ok) {
-    outcome = "done";
-  } else if (result.kind == HandlerResult::Kind::permanent) {
-    outcome = "dead";
-    error = truncate_error(result.error);
-  } else {
-    double jitter = 0.0;
-    if (jitter_) {
-      std::lock_guard lock(mutex_);  // the caller's generator need not be thread-safe
-      jitter = jitter_();
-    }
-    if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;
-    const core::RetryPolicy policy = route->retry.value_or(default_retry_);
-    delay = policy.next_delay(event.attempts, jitter, result.retry_after);
-    if (delay) {
-      outcome = "retried";
-      error = truncate_error(result.error);
-    } else {
-      outcome = "dead";
-      error = truncate_error("gave up after " + std::to_string(event.attempts) +
-                             " attempts: " + result.error);
-    }
-  }
-
-  // 3. Record it. A storage error is retried briefly; if it persists the event stays processing
-  // (its entity blocked) until release_claims() at the next stop() or start(), then runs again.
-  std::optional<bool> recorded;
-  for (int attempt = 1; attempt <= kRecordAttempts && !recorded; ++attempt) {
-    try {
-      std::lock_guard queue_lock(queue_mutex_);
-      if (outcome == "unhandled") {
-        recorded = queue_.mark_unhandled(event.id, now);
-      } else if (outcome == "done") {
-        recorded = queue_.mark_done(event.id, now);
-      } else if (outcome == "retried") {
-        recorded = queue_.schedule_retry(event.id, now + delay->count(), error, now);
-      } else {
-        recorded = queue_.mark_dead(event.id, error, now);
-      }
-    } catch (const std::exception& e) {
-      log::error("recording an event's result failed",
-                 fields_of(event, outcome, truncate_error(e.what())));
-      {
-        std::lock_guard lock(mutex_);
-        ++stats_.errors;
-      }
-      if (attempt < kRecordAttempts) std::this_thread::sleep_for(kRecordBackoff * attempt);
-    }
-  }
-  if (!recorded) return;
-  if (!*recorded) {
-    // stop() released the claim while the handler ran past stop_timeout: the event is pending
-    // again and runs after the restart.
-    log::warn("result discarded: the event is no longer claimed", fields_of(event, outcome, ""));
-    return;
-  }
-
-  // 4. Count, report, log.
+  // 1. The attempt is counted before any handler runs (a crash mid-handler still counts it).
+  core::WorkItem start;
+  start.event = event;
+  start.kind = core::WorkKind::started;
+  start.attempts = attempts;
+  start.at_ms = started_at_ms;
+  if (!queue_.record(std::move(start))) return;  // the writer stopped: runs after the restart
   {
     std::lock_guard lock(mutex_);
-    if (outcome == "done") ++stats_.done;
-    if (outcome == "retried") ++stats_.retried;
-    if (outcome == "dead") ++stats_.dead;
-    if (outcome == "unhandled") ++stats_.unhandled;
+    ++stats_.started;
   }
-  if (observer_) {
-    try {
-      observer_(DispatchReport{event, outcome, handler_seconds, started_at_ms});
-    } catch (const std::exception& e) {
-      log::error("dispatch observer threw", fields_of(event, outcome, e.what()));
-    } catch (...) {
-      log::error("dispatch observer threw", fields_of(event, outcome, "non-standard exception"));
+
+  // 2. Run the route.
+  const auto started = std::chrono::steady_clock::now();
+  const core::RouteRule* route = routes_.match(event->event_type);
+  HandlerContext context(queue_, event);
+  Running run;
+  run.entity = std::move(ready.entity);
+  run.attempts = attempts;
+  run.started_at_ms = started_at_ms;
+  const HandlerResult result = route != nullptr
+                                   ? run_route(*route, handlers_, *event, context, run.failed_handler)
+                                   : HandlerResult::success();
+  run.handler_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  // 3. Decide the outcome, and the fallback should a projection change fail at commit.
+  const std::int64_t now = clock_.now_ms();
+  core::WorkItem item;
+  item.event = event;
+  item.at_ms = now;
+  double jitter = 0.0;
+  if (jitter_) {
+    std::lock_guard lock(mutex_);  // the caller's generator need not be thread-safe
+    jitter = jitter_();
+  }
+  if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;
+  const core::RetryPolicy policy =
+      route != nullptr ? route->retry.value_or(default_retry_) : default_retry_;
+  const auto retry_or_dead = [&](std::optional<milliseconds> delay, const std::string& why) {
+    if (delay) {
+      run.delay_ms = delay->count();
+      item.next_attempt_at_ms = now + delay->count();
+      return core::WorkKind::retry;
     }
-  }
-  const std::string attempt = "attempt " + std::to_string(event.attempts);
-  const std::string by = failed_handler.empty() ? "" : " (handler " + failed_handler + ")";
-  if (outcome == "retried") {
-    log::warn(
-        "event failed, retry scheduled",
-        fields_of(event, outcome,
-                  attempt + by + ", retry in " + std::to_string(delay->count()) + " ms: " + error));
-  } else if (outcome == "dead") {
-    log::warn("event dead", fields_of(event, outcome, attempt + by + ": " + error));
-  } else if (outcome == "unhandled") {
-    log::info("event unhandled: no route for its type", fields_of(event, outcome, ""));
+    run.error = truncate_error("gave up after " + std::to_string(attempts) + " attempts: " + why);
+    return core::WorkKind::dead;
+  };
+  if (route == nullptr) {
+    item.kind = core::WorkKind::unhandled;
+  } else if (result.kind == HandlerResult::Kind::ok) {
+    item.kind = core::WorkKind::done;
+    item.changes = std::move(context.changes());
+    if (!item.changes.empty()) {
+      item.fallback =
+          retry_or_dead(policy.next_delay(attempts, jitter, std::nullopt), "projection failed");
+    }
+  } else if (result.kind == HandlerResult::Kind::permanent) {
+    item.kind = core::WorkKind::dead;
+    run.error = truncate_error(result.error);
   } else {
-    log::info("event done", fields_of(event, outcome, attempt));
+    run.error = truncate_error(result.error);
+    item.kind = retry_or_dead(policy.next_delay(attempts, jitter, result.retry_after), result.error);
   }
+  item.error = run.error;
+  run.outcome = outcome_of(item.kind);
+
+  // 4. Record it; the entity moves on once it has committed (work_recorded, settle_locked).
+  const std::int64_t id = event->id;
+  {
+    std::lock_guard lock(mutex_);
+    running_attempts_[id] = std::move(run);
+  }
+  if (!queue_.record(std::move(item))) {
+    std::lock_guard lock(mutex_);
+    running_attempts_.erase(id);  // the writer stopped: the event runs again after the restart
+  }
+}
+
+std::size_t Dispatcher::run_once() {
+  std::size_t attempts = 0;
+  std::unique_lock lock(mutex_);
+  // Read what is new in the database, and what changed under the held ones (tests store and
+  // redrive through the inbox directly).
+  live_ = false;
+  catch_up(lock);
+  rescan(lock);
+  for (;;) {
+    const std::int64_t now = clock_.now_ms();
+    std::vector<Settled> settled = settle_locked(now);
+    fire_timers_locked(now);
+    if (!settled.empty()) {
+      lock.unlock();
+      report(settled);
+      lock.lock();
+      continue;
+    }
+    if (ready_.empty()) break;
+    Ready ready = std::move(ready_.front());
+    ready_.pop_front();
+    ++in_flight_;
+    lock.unlock();
+    attempt(std::move(ready));
+    ++attempts;
+    lock.lock();
+    --in_flight_;
+  }
+  return attempts;
 }
 
 }  // namespace webhook::worker

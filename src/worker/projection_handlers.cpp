@@ -10,55 +10,70 @@
 namespace webhook::worker {
 namespace {
 
-class PaymentsHandler final : public Handler {
+// The projections change nothing on a worker: they read the facts and hand the writer a change
+// (HandlerContext::change) that it applies in the transaction recording the event's result.
+// Called without a context (outside the worker pool) they have nowhere to write.
+class ProjectionHandler : public Handler {
  public:
-  explicit PaymentsHandler(storage::ProjectionStore& store) : store_(store) {}
+  HandlerResult handle(const core::StoredEvent& /*event*/) override {
+    return HandlerResult::fail("a projection handler runs only in the worker pool");
+  }
+};
 
-  HandlerResult handle(const core::StoredEvent& event) override {
+class PaymentsHandler final : public ProjectionHandler {
+ public:
+  HandlerResult handle_in(const core::StoredEvent& event, HandlerContext& context) override {
     if (event.entity_kind != "transaction") return HandlerResult::success();
-    const auto facts = core::payment_facts(event.body);
+    auto facts = core::payment_facts(event.body);
     if (!facts) return HandlerResult::success();  // no transaction object: nothing to keep
-    store_.apply_payment(event, *facts);
+    context.change({.kind = core::ProjectionChange::Kind::payment, .payment = std::move(*facts)});
     return HandlerResult::success();
   }
-
- private:
-  storage::ProjectionStore& store_;
 };
 
-class CustomersHandler final : public Handler {
+class CustomersHandler final : public ProjectionHandler {
  public:
-  explicit CustomersHandler(storage::ProjectionStore& store) : store_(store) {}
-
-  HandlerResult handle(const core::StoredEvent& event) override {
+  HandlerResult handle_in(const core::StoredEvent& event, HandlerContext& context) override {
     if (event.entity_kind != "customer") return HandlerResult::success();
-    const auto facts = core::customer_facts(event.body);
+    auto facts = core::customer_facts(event.body);
     if (!facts) return HandlerResult::success();
-    store_.apply_customer(event, *facts);
+    context.change({.kind = core::ProjectionChange::Kind::customer, .customer = std::move(*facts)});
     return HandlerResult::success();
   }
-
- private:
-  storage::ProjectionStore& store_;
 };
 
-class ReviewsHandler final : public Handler {
+class ReviewsHandler final : public ProjectionHandler {
  public:
-  ReviewsHandler(storage::ProjectionStore& store, ReviewsOptions options, const core::Clock& clock)
-      : store_(store), options_(std::move(options)), clock_(clock) {}
+  ReviewsHandler(ReviewsOptions options, const core::Clock& clock)
+      : options_(std::move(options)), clock_(clock) {}
 
-  HandlerResult handle(const core::StoredEvent& event) override {
+  HandlerResult handle_in(const core::StoredEvent& event, HandlerContext& context) override {
     if (event.entity_kind != "transaction") return HandlerResult::success();
-    const auto facts = core::payment_facts(event.body);
+    auto facts = core::payment_facts(event.body);
     if (!facts) return HandlerResult::success();
-    const storage::ReviewApplied applied =
-        store_.apply_review(event, *facts, options_.notify != nullptr);
-    if (!applied.notification_owed || !options_.notify) return HandlerResult::success();
-    return notify(event, *applied.notification_owed);
+    const bool notify = options_.notify != nullptr;
+    const bool may_open =
+        core::review_signal(event.event_type, facts->status) == core::ReviewSignal::opens;
+    if (!notify || !may_open) {
+      context.change({.kind = core::ProjectionChange::Kind::review, .payment = std::move(*facts)});
+      return HandlerResult::success();
+    }
+    // Whether a notification is owed depends on the review as stored: apply the opening now
+    // (its own commit; applying it again changes nothing), then notify, then mark it notified
+    // with the event's result.
+    const std::string transaction_id = facts->transaction_id;
+    const auto applied = context.apply_now(
+        {.kind = core::ProjectionChange::Kind::review, .payment = std::move(*facts), .notify = true},
+        clock_.now_ms());
+    if (!applied) return HandlerResult::retry("review: the projection could not be recorded");
+    if (!applied->error.empty()) return HandlerResult::retry("review: " + applied->error);
+    if (!applied->notification_owed) return HandlerResult::success();
+    return notify_operator(event, *applied->notification_owed, transaction_id, context);
   }
 
  private:
-  HandlerResult notify(const core::StoredEvent& event, const storage::ReviewNotice& review) {
+  HandlerResult notify_operator(const core::StoredEvent& event, const core::ReviewNotice& review,
+                                const std::string& transaction_id, HandlerContext& context) {
     const std::string body = review_notification(review);
     // Stable per opening, so a retried notification can be deduplicated downstream.
     HandlerResult result =
@@ -66,7 +81,12 @@ class ReviewsHandler final : public Handler {
                                std::to_string(event.id), "review.opened", review.source, body});
     const std::int64_t now = clock_.now_ms();
     const bool sent = result.kind == HandlerResult::Kind::ok;
-    if (sent) store_.mark_notified(review.source, review.transaction_id, event.id, now);
+    if (sent) {
+      core::ProjectionChange notified{.kind = core::ProjectionChange::Kind::review_notified,
+                                      .at_ms = now};
+      notified.payment.transaction_id = transaction_id;
+      context.change(std::move(notified));
+    }
     if (options_.on_notify) {
       options_.on_notify(
           {review, sent, static_cast<double>(now - review.opened_received_ms) / 1000.0});
@@ -75,14 +95,13 @@ class ReviewsHandler final : public Handler {
     return result;
   }
 
-  storage::ProjectionStore& store_;
   ReviewsOptions options_;
   const core::Clock& clock_;
 };
 
 }  // namespace
 
-std::string review_notification(const storage::ReviewNotice& r) {
+std::string review_notification(const core::ReviewNotice& r) {
   const std::string opened = log::format_timestamp(r.opened_at_ms);
   std::string text = "Payment " + r.transaction_id + " requires review";
   if (!r.total_amount.empty()) text += ": " + r.currency + " " + r.total_amount;
@@ -122,17 +141,12 @@ std::string review_notification(const storage::ReviewNotice& r) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::unique_ptr<Handler> make_payments_handler(storage::ProjectionStore& store) {
-  return std::make_unique<PaymentsHandler>(store);
-}
+std::unique_ptr<Handler> make_payments_handler() { return std::make_unique<PaymentsHandler>(); }
 
-std::unique_ptr<Handler> make_customers_handler(storage::ProjectionStore& store) {
-  return std::make_unique<CustomersHandler>(store);
-}
+std::unique_ptr<Handler> make_customers_handler() { return std::make_unique<CustomersHandler>(); }
 
-std::unique_ptr<Handler> make_reviews_handler(storage::ProjectionStore& store,
-                                              ReviewsOptions options, const core::Clock& clock) {
-  return std::make_unique<ReviewsHandler>(store, std::move(options), clock);
+std::unique_ptr<Handler> make_reviews_handler(ReviewsOptions options, const core::Clock& clock) {
+  return std::make_unique<ReviewsHandler>(std::move(options), clock);
 }
 
 }  // namespace webhook::worker

@@ -72,10 +72,25 @@ class Completions {
   std::size_t total_ = 0;
 };
 
-// The writer only ever calls store_batch(): fakes for it derive from this, whose queue methods
-// fail loudly if anything else is called.
-class WriterOnlyInbox : public webhook::core::Inbox {
+// The writer calls write_batch(), which here stores the deliveries with store_batch() (there is
+// no work in these tests): fakes for it derive from this, whose queue methods fail loudly if
+// anything else is called.
+class WriterOnlyInbox : public webhook::core::Inbox, public webhook::core::BatchStore {
  public:
+  webhook::core::BatchWritten write_batch(std::span<const Delivery> deliveries,
+                                          std::span<const webhook::core::WorkItem> work,
+                                          bool /*durable*/) override {
+    if (!work.empty()) throw std::logic_error("no work in these tests");
+    webhook::core::BatchWritten out;
+    out.stored = store_batch(deliveries);
+    out.ok = std::none_of(out.stored.begin(), out.stored.end(),
+                          [](const StoreResult& r) { return r.kind == Kind::failed; });
+    return out;
+  }
+  std::vector<webhook::core::StoredEvent> load_pending(std::int64_t, std::size_t) override {
+    throw std::logic_error("unused");
+  }
+  bool changed_elsewhere() override { return false; }
   std::vector<webhook::core::StoredEvent> claim_due(std::int64_t, std::size_t) override {
     throw std::logic_error("not used by the writer");
   }

@@ -10,16 +10,19 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
 #include "webhook/core/inbox.hpp"
+#include "webhook/core/work.hpp"
 
 namespace webhook::test {
 
-class MemoryInbox final : public core::Inbox {
+class MemoryInbox final : public core::Inbox, public core::BatchStore {
  public:
   // When set, the next store_batch() stores nothing and fails every result (then it clears).
   std::atomic<bool> fail_next{false};
@@ -38,7 +41,7 @@ class MemoryInbox final : public core::Inbox {
         results.push_back(core::StoreResult::duplicate(it->second));
         continue;
       }
-      events_.push_back(stored(next_id, d));
+      events_.push_back(core::to_stored_event(next_id, d));
       results.push_back(core::StoreResult::inserted(next_id));
     }
     return results;
@@ -121,6 +124,51 @@ class MemoryInbox final : public core::Inbox {
     return n;
   }
 
+  // ---- the one write path (core/work.hpp) ----------------------------------------------------
+  // Projection changes are recorded in changes_applied() (the fake has no projections); a
+  // change of an event in `fail_changes_of` throws, so the item's fallback is recorded.
+
+  core::BatchWritten write_batch(std::span<const core::Delivery> deliveries,
+                                 std::span<const core::WorkItem> work, bool durable) override {
+    core::BatchWritten out;
+    out.stored = store_batch(deliveries);
+    for (const core::StoreResult& r : out.stored) {
+      if (r.kind == core::StoreResult::Kind::failed) return out;
+    }
+    if (fail_work_next.exchange(false)) {
+      out.stored.assign(deliveries.size(), core::StoreResult::failed("simulated storage failure"));
+      return out;
+    }
+    last_durable = durable;
+    for (const core::WorkItem& item : work) out.work.push_back(apply(item));
+    out.ok = true;
+    return out;
+  }
+
+  std::vector<core::StoredEvent> load_pending(std::int64_t after_id, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    std::vector<core::StoredEvent> out;
+    for (const core::StoredEvent& e : events_) {
+      if (out.size() >= limit) break;
+      if (e.id > after_id && e.status == core::kStatusPending) out.push_back(e);
+    }
+    return out;
+  }
+
+  bool changed_elsewhere() override { return outside_change.exchange(false); }
+
+  // When set, the next write_batch() fails as a whole (after the deliveries; they are failed too).
+  std::atomic<bool> fail_work_next{false};
+  // Set by a test to play another process changing the database.
+  std::atomic<bool> outside_change{false};
+  std::atomic<bool> last_durable{false};
+  std::set<std::int64_t> fail_changes_of;  // set before the dispatcher starts
+
+  std::vector<std::pair<std::int64_t, core::ProjectionChange::Kind>> changes_applied() {
+    std::lock_guard lock(mutex_);
+    return changes_;
+  }
+
   std::optional<std::int64_t> next_due_ms() override {
     std::lock_guard lock(mutex_);
     std::optional<std::int64_t> due;
@@ -168,26 +216,52 @@ class MemoryInbox final : public core::Inbox {
     return true;
   }
 
-  static core::StoredEvent stored(std::int64_t id, const core::Delivery& d) {
-    core::StoredEvent e;
-    e.id = id;
-    e.key = d.key;
-    e.event_type = d.event_type;
-    e.entity_kind = d.entity_kind;
-    e.entity_id = d.entity_id;
-    e.status = d.quarantined ? core::kStatusQuarantined : core::kStatusPending;
-    e.quarantine_reason = d.quarantine_reason;
-    e.body = d.body;
-    e.request_id = d.request_id;
-    e.received_at_ms = d.received_at_ms;
-    e.scheme = core::to_string(d.scheme);
-    e.candidate = core::to_string(d.candidate);
-    e.key_slot = d.key_slot;
-    e.updated_at_ms = d.received_at_ms;  // next_attempt_at_ms 0: due at once
-    return e;
+  core::WorkRecorded apply(const core::WorkItem& item) {
+    using core::WorkKind;
+    core::WorkRecorded out;
+    out.event_id = item.event->id;
+    out.kind = item.kind;
+    if (!item.changes.empty() && fail_changes_of.count(item.event->id) > 0) {
+      out.kind = item.fallback;
+      out.error = "simulated projection failure";
+    } else {
+      std::lock_guard lock(mutex_);
+      for (const core::ProjectionChange& c : item.changes) changes_.emplace_back(out.event_id, c.kind);
+    }
+    const std::string_view error = out.error.empty() ? std::string_view(item.error) : out.error;
+    switch (out.kind) {
+      case WorkKind::started: {
+        std::lock_guard lock(mutex_);
+        core::StoredEvent& e = events_.at(static_cast<std::size_t>(out.event_id - 1));
+        out.recorded = e.status == core::kStatusPending || e.status == core::kStatusProcessing;
+        if (out.recorded) {
+          e.status = core::kStatusProcessing;
+          e.attempts = item.attempts;
+          e.updated_at_ms = item.at_ms;
+        }
+        break;
+      }
+      case WorkKind::apply:
+        out.recorded = true;
+        break;
+      case WorkKind::done:
+        out.recorded = mark_done(out.event_id, item.at_ms);
+        break;
+      case WorkKind::unhandled:
+        out.recorded = mark_unhandled(out.event_id, item.at_ms);
+        break;
+      case WorkKind::retry:
+        out.recorded = schedule_retry(out.event_id, item.next_attempt_at_ms, error, item.at_ms);
+        break;
+      case WorkKind::dead:
+        out.recorded = mark_dead(out.event_id, error, item.at_ms);
+        break;
+    }
+    return out;
   }
 
   std::mutex mutex_;
+  std::vector<std::pair<std::int64_t, core::ProjectionChange::Kind>> changes_;  // GUARDED_BY(mutex_)
   std::map<KeyTuple, std::int64_t> ids_;   // GUARDED_BY(mutex_)
   std::vector<core::StoredEvent> events_;  // GUARDED_BY(mutex_); id = index + 1
 };

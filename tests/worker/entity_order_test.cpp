@@ -23,6 +23,7 @@
 #include "support/wait.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/log/log.hpp"
+#include "webhook/storage/inbox_writer.hpp"
 #include "webhook/worker/dispatcher.hpp"
 
 namespace {
@@ -35,6 +36,7 @@ using webhook::core::StoredEvent;
 using webhook::test::make_delivery;
 using webhook::test::MemoryInbox;
 using webhook::testing::wait_until;
+using webhook::storage::InboxWriter;
 using webhook::worker::Dispatcher;
 using webhook::worker::DispatcherOptions;
 using webhook::worker::Handler;
@@ -120,47 +122,63 @@ class FailOnceHandler final : public Handler {
   std::atomic<int> calls_{0};
 };
 
-// A MemoryInbox whose claim_due() throws while `claim_failures` is above zero.
-class FlakyInbox final : public webhook::core::Inbox {
+// A MemoryInbox whose load_pending() throws while `load_failures` is above zero.
+class FlakyInbox final : public webhook::core::BatchStore {
  public:
-  std::atomic<int> claim_failures{0};
+  std::atomic<int> load_failures{0};
   MemoryInbox inner;
 
-  std::vector<webhook::core::StoreResult> store_batch(std::span<const Delivery> b) override {
-    return inner.store_batch(b);
+  webhook::core::BatchWritten write_batch(std::span<const Delivery> d,
+                                          std::span<const webhook::core::WorkItem> w,
+                                          bool durable) override {
+    return inner.write_batch(d, w, durable);
   }
-  std::optional<StoredEvent> find_event(std::int64_t id) override { return inner.find_event(id); }
-  std::optional<StoredEvent> find_by_key(const webhook::core::DedupKey& k) override {
-    return inner.find_by_key(k);
+  std::vector<StoredEvent> load_pending(std::int64_t after, std::size_t limit) override {
+    if (load_failures.fetch_sub(1) > 0) throw std::runtime_error("database is locked");
+    return inner.load_pending(after, limit);
   }
-  std::int64_t count_events() override { return inner.count_events(); }
-  std::vector<StoredEvent> claim_due(std::int64_t now, std::size_t limit) override {
-    if (claim_failures.fetch_sub(1) > 0) throw std::runtime_error("database is locked");
-    return inner.claim_due(now, limit);
+  bool changed_elsewhere() override { return inner.changed_elsewhere(); }
+};
+
+// A handler that decides a projection change (as the built-in projections do).
+class ChangingHandler final : public Handler {
+ public:
+  HandlerResult handle(const StoredEvent&) override { return HandlerResult::fail("no context"); }
+  HandlerResult handle_in(const StoredEvent&, webhook::worker::HandlerContext& context) override {
+    context.change({.kind = webhook::core::ProjectionChange::Kind::payment});
+    return HandlerResult::success();
   }
-  bool mark_done(std::int64_t id, std::int64_t now) override { return inner.mark_done(id, now); }
-  bool mark_unhandled(std::int64_t id, std::int64_t now) override {
-    return inner.mark_unhandled(id, now);
+};
+
+RouteTable all_to_test();
+
+// The service's shape: deliveries and results go through the writer, events reach the
+// dispatcher in memory. Members are destroyed in reverse: dispatcher, writer, store.
+struct Pool {
+  Pool(webhook::core::BatchStore& store, const HandlerRegistry& handlers, DispatcherOptions options,
+       RetryPolicy policy = RetryPolicy{})
+      : writer(store, writer_options()),
+        dispatcher(writer, all_to_test(), handlers, policy, clock, [] { return 0.0; }, options) {}
+  static InboxWriter::Options writer_options() {
+    InboxWriter::Options o;
+    o.outside_check = 20ms;
+    o.failure_pause = 10ms;
+    return o;
   }
-  bool schedule_retry(std::int64_t id, std::int64_t at, std::string_view e,
-                      std::int64_t now) override {
-    return inner.schedule_retry(id, at, e, now);
+  void submit(Delivery d) { REQUIRE(writer.submit(std::move(d), {})); }
+  void stop() {
+    dispatcher.stop();
+    writer.stop();
   }
-  bool mark_dead(std::int64_t id, std::string_view e, std::int64_t now) override {
-    return inner.mark_dead(id, e, now);
-  }
-  std::size_t release_claims(std::int64_t now) override { return inner.release_claims(now); }
-  std::size_t redrive(std::span<const std::int64_t> ids, std::int64_t now) override {
-    return inner.redrive(ids, now);
-  }
-  std::optional<std::int64_t> next_due_ms() override { return inner.next_due_ms(); }
+  webhook::core::SystemClock clock;
+  InboxWriter writer;
+  Dispatcher dispatcher;
 };
 
 // idle_poll is long, so progress must come from notify(), finishing workers and due times.
 DispatcherOptions threaded(int threads, std::chrono::milliseconds stop_timeout = 5s) {
   DispatcherOptions o;
   o.threads = threads;
-  o.claim_batch = 64;
   o.idle_poll = 60s;
   o.stop_timeout = stop_timeout;
   return o;
@@ -172,7 +190,13 @@ HandlerRegistry registry_with(std::unique_ptr<Handler> handler) {
   return r;
 }
 
-RouteTable all_to_test() { return RouteTable({{"*", {"test"}, std::nullopt}}); }
+RouteTable all_to_test() {
+  RetryPolicy fast;
+  fast.initial = 20ms;
+  fast.max = 20ms;
+  fast.max_attempts = 3;
+  return RouteTable({{"*", {"test"}, fast}});
+}
 
 std::int64_t store_one(webhook::core::Inbox& inbox, const Delivery& d) {
   return inbox.store_batch(std::span(&d, 1)).at(0).event_id;
@@ -207,12 +231,11 @@ TEST_CASE("events of one entity are handled in arrival order while entities run 
   constexpr int kSubmitters = 8, kBatches = 10, kBatchSize = 5, kEntities = 4;
   constexpr int kTotal = kSubmitters * kBatches * kBatchSize;
   MemoryInbox inbox;
-  webhook::core::SystemClock clock;
   auto owned = std::make_unique<RecordingHandler>();
   RecordingHandler& recorder = *owned;
   const HandlerRegistry handlers = registry_with(std::move(owned));
-  Dispatcher dispatcher(
-      inbox, all_to_test(), handlers, RetryPolicy{}, clock, [] { return 0.0; }, threaded(4));
+  Pool pool(inbox, handlers, threaded(4));
+  Dispatcher& dispatcher = pool.dispatcher;
   dispatcher.start();
   REQUIRE(dispatcher.running());
 
@@ -222,22 +245,19 @@ TEST_CASE("events of one entity are handled in arrival order while entities run 
     submitters.emplace_back([&, s] {
       go.arrive_and_wait();
       for (int b = 0; b < kBatches; ++b) {
-        std::vector<Delivery> batch;
         for (int i = 0; i < kBatchSize; ++i) {
           const int n = (s * kBatches + b) * kBatchSize + i;
           // The state token carries the submitter's sequence number and keeps every key unique.
-          batch.push_back(make_delivery("tx-" + std::to_string((n + s) % kEntities),
-                                        "payment.settled", "seq-" + std::to_string(n)));
+          pool.submit(make_delivery("tx-" + std::to_string((n + s) % kEntities), "payment.settled",
+                                    "seq-" + std::to_string(n)));
         }
-        inbox.store_batch(batch);
-        dispatcher.notify();
       }
     });
   }
   for (std::thread& t : submitters) t.join();
 
   REQUIRE(wait_until([&] { return dispatcher.stats().done == kTotal; }, 60s));
-  dispatcher.stop();
+  pool.stop();
   CHECK_FALSE(dispatcher.running());
 
   // Arrival order is id order; every event ran once, per entity in that order.
@@ -254,117 +274,188 @@ TEST_CASE("events of one entity are handled in arrival order while entities run 
   CHECK_FALSE(recorder.same_entity_twice());
   CHECK(recorder.max_active() >= 2);
   const auto stats = dispatcher.stats();
-  CHECK(stats.claimed == kTotal);
+  CHECK(stats.started == kTotal);
   CHECK(stats.errors == 0);
+  CHECK(dispatcher.held() == 0);
 }
 
-TEST_CASE("stop() with a handler past stop_timeout returns unfinished claims to pending",
+TEST_CASE("stop() with a handler past stop_timeout leaves unfinished events to the next start",
           "[dispatcher][threads][stop]") {
   MemoryInbox inbox;
-  webhook::core::SystemClock clock;
   auto owned = std::make_unique<GatedHandler>();
   GatedHandler& gate = *owned;
   const HandlerRegistry handlers = registry_with(std::move(owned));
-  Dispatcher dispatcher(
-      inbox, all_to_test(), handlers, RetryPolicy{}, clock, [] { return 0.0; }, threaded(1, 100ms));
   const auto held = store_one(inbox, make_delivery("tx-1"));
   const auto queued_a = store_one(inbox, make_delivery("tx-2"));
   const auto queued_b = store_one(inbox, make_delivery("tx-3"));
+  Pool pool(inbox, handlers, threaded(1, 100ms));
+  Dispatcher& dispatcher = pool.dispatcher;
   LogCapture logs;
   dispatcher.start();
 
-  // One worker holds tx-1 in the handler; tx-2 and tx-3 are claimed and wait in the pool.
-  REQUIRE(wait_until([&] { return gate.entered() == 1 && dispatcher.stats().claimed == 3; }));
-  CHECK(status_of(inbox, queued_a) == "processing");
+  // One worker holds tx-1 in the handler (its attempt marked); tx-2 and tx-3 wait their turn.
+  REQUIRE(wait_until([&] { return gate.entered() == 1 && status_of(inbox, held) == "processing"; }));
+  CHECK(dispatcher.stats().started == 1);
+  CHECK(dispatcher.held() == 3);
 
   dispatcher.stop();  // returns after stop_timeout although the handler still runs
   CHECK(dispatcher.running());
   CHECK(logs.contains("handlers still running after stop_timeout"));
-  for (const auto id : {held, queued_a, queued_b}) CHECK(status_of(inbox, id) == "pending");
+  for (const auto id : {queued_a, queued_b}) CHECK(status_of(inbox, id) == "pending");
 
   gate.open();
   dispatcher.stop();  // the handler has returned (or does so now): its thread is joined
   CHECK_FALSE(dispatcher.running());
+  pool.writer.stop();  // the late result, if recorded before this, is written
   CHECK(gate.entered() == 1);
-  // The late result is discarded: the event stays pending and runs again after a restart.
-  for (const auto id : {held, queued_a, queued_b}) CHECK(status_of(inbox, id) == "pending");
-  CHECK(inbox.find_event(queued_a)->attempts == 1);
-  CHECK(dispatcher.stats().done == 0);
+  // Never started: still pending with no attempt, to run after a restart.
+  for (const auto id : {queued_a, queued_b}) {
+    CHECK(status_of(inbox, id) == "pending");
+    CHECK(inbox.find_event(id)->attempts == 0);
+  }
+  CHECK(inbox.find_event(held)->attempts == 1);
+  CHECK(dispatcher.stats().done == 0);  // settled only while the pool runs
 }
 
 TEST_CASE("stop() lets a running handler finish within stop_timeout",
           "[dispatcher][threads][stop]") {
   MemoryInbox inbox;
-  webhook::core::SystemClock clock;
   auto owned = std::make_unique<GatedHandler>();
   GatedHandler& gate = *owned;
   const HandlerRegistry handlers = registry_with(std::move(owned));
-  Dispatcher dispatcher(
-      inbox, all_to_test(), handlers, RetryPolicy{}, clock, [] { return 0.0; }, threaded(2, 30s));
+  Pool pool(inbox, handlers, threaded(2, 30s));
   const auto id = store_one(inbox, make_delivery("tx-1"));
   LogCapture logs;
-  dispatcher.start();
+  pool.dispatcher.start();
   REQUIRE(wait_until([&] { return gate.entered() == 1; }));
 
   // Open the gate only once stop() has begun, so stop() has to wait for the handler.
   std::thread opener([&] {
     if (wait_until([&] { return logs.contains("worker pool stopping"); })) gate.open();
   });
-  dispatcher.stop();
+  pool.stop();
   opener.join();
-  CHECK_FALSE(dispatcher.running());
+  CHECK_FALSE(pool.dispatcher.running());
   CHECK(status_of(inbox, id) == "done");
-  CHECK(dispatcher.stats().done == 1);
   CHECK_FALSE(logs.contains("handlers still running"));
 }
 
-TEST_CASE("start() returns claims left processing by a crash to pending and runs them",
+TEST_CASE("events left processing by a crash run again after start, attempts counted",
           "[dispatcher][threads]") {
   MemoryInbox inbox;
   webhook::core::SystemClock clock;
   const auto id = store_one(inbox, make_delivery("tx-1"));
-  REQUIRE(inbox.claim_due(clock.now_ms(), 10).size() == 1);  // the crashed run's claim
+  REQUIRE(inbox.claim_due(clock.now_ms(), 10).size() == 1);  // the crashed run's attempt
   REQUIRE(status_of(inbox, id) == "processing");
+  REQUIRE(inbox.release_claims(clock.now_ms()) == 1);  // what the service does at start-up
 
   const HandlerRegistry handlers = registry_with(std::make_unique<RecordingHandler>());
-  Dispatcher dispatcher(
-      inbox, all_to_test(), handlers, RetryPolicy{}, clock, [] { return 0.0; }, threaded(2));
-  LogCapture logs;
-  dispatcher.start();
+  Pool pool(inbox, handlers, threaded(2));
+  pool.dispatcher.start();
   REQUIRE(wait_until([&] { return status_of(inbox, id) == "done"; }));
   CHECK(inbox.find_event(id)->attempts == 2);
-  CHECK(logs.contains("stale claims released=1"));
+  CHECK(pool.dispatcher.stats().loaded == 1);
 }
 
 TEST_CASE("a retry falls due without a notify", "[dispatcher][threads][retry]") {
   MemoryInbox inbox;
-  webhook::core::SystemClock clock;
   const HandlerRegistry handlers = registry_with(std::make_unique<FailOnceHandler>());
-  Dispatcher dispatcher(
-      inbox, all_to_test(), handlers, RetryPolicy{}, clock, [] { return 0.0; }, threaded(2));
-  const auto id = store_one(inbox, make_delivery("tx-1"));
-  dispatcher.start();
+  Pool pool(inbox, handlers, threaded(2));
+  pool.dispatcher.start();
+  pool.submit(make_delivery("tx-1"));
   // idle_poll is 60 s: only the due time of the retry (Retry-After 50 ms) can wake it in time.
-  REQUIRE(wait_until([&] { return status_of(inbox, id) == "done"; }, 10s));
-  CHECK(inbox.find_event(id)->attempts == 2);
-  CHECK(dispatcher.stats().retried == 1);
+  REQUIRE(wait_until([&] { return inbox.count_events() == 1 && status_of(inbox, 1) == "done"; },
+                     10s));
+  CHECK(inbox.find_event(1)->attempts == 2);
+  CHECK(pool.dispatcher.stats().retried == 1);
 }
 
-TEST_CASE("a storage error in the dispatcher thread is logged and retried",
-          "[dispatcher][threads]") {
-  FlakyInbox inbox;
-  inbox.claim_failures = 2;
-  webhook::core::SystemClock clock;
+TEST_CASE("a storage error reading events back is logged and retried", "[dispatcher][threads]") {
+  FlakyInbox store;
+  store.load_failures = 2;
   const HandlerRegistry handlers = registry_with(std::make_unique<RecordingHandler>());
   DispatcherOptions options = threaded(1);
   options.idle_poll = 20ms;  // the back-off after a storage error
-  Dispatcher dispatcher(
-      inbox, all_to_test(), handlers, RetryPolicy{}, clock, [] { return 0.0; }, options);
-  const auto id = store_one(inbox, make_delivery("tx-1"));
+  const auto id = store_one(store.inner, make_delivery("tx-1"));
+  Pool pool(store, handlers, options);
   LogCapture logs;
-  dispatcher.start();
-  REQUIRE(wait_until([&] { return status_of(inbox, id) == "done"; }));
-  CHECK(dispatcher.stats().errors == 2);
+  pool.dispatcher.start();
+  REQUIRE(wait_until([&] { return status_of(store.inner, id) == "done"; }));
+  CHECK(pool.dispatcher.stats().errors == 2);
   CHECK(logs.contains("database is locked"));
-  CHECK(dispatcher.running());
+  CHECK(pool.dispatcher.running());
+}
+
+TEST_CASE("past its memory bound the pool reads events back from the database, in order",
+          "[dispatcher][threads][order]") {
+  constexpr int kTotal = 300, kEntities = 5;
+  MemoryInbox inbox;
+  auto owned = std::make_unique<RecordingHandler>();
+  RecordingHandler& recorder = *owned;
+  const HandlerRegistry handlers = registry_with(std::move(owned));
+  DispatcherOptions options = threaded(3);
+  options.max_events_in_memory = 8;
+  options.load_batch = 3;
+  Pool pool(inbox, handlers, options);
+  pool.dispatcher.start();
+  for (int n = 0; n < kTotal; ++n) {
+    pool.submit(make_delivery("tx-" + std::to_string(n % kEntities), "payment.settled",
+                              "seq-" + std::to_string(n)));
+  }
+  REQUIRE(wait_until([&] { return pool.dispatcher.stats().done == kTotal; }, 60s));
+  pool.stop();
+  std::map<std::string, std::vector<std::int64_t>> arrival;
+  for (std::int64_t id = 1; id <= kTotal; ++id) {
+    const StoredEvent e = inbox.find_event(id).value();
+    CHECK(e.status == "done");
+    arrival[e.entity_id].push_back(id);
+  }
+  CHECK(recorder.order() == arrival);  // each ran once, per entity in id order
+  CHECK(pool.dispatcher.stats().loaded > 0);
+}
+
+TEST_CASE("an event redriven by another process is picked up by the running pool",
+          "[dispatcher][threads]") {
+  MemoryInbox inbox;
+  webhook::core::SystemClock clock;
+  auto owned = std::make_unique<RecordingHandler>();
+  RecordingHandler& recorder = *owned;
+  const HandlerRegistry handlers = registry_with(std::move(owned));
+  const auto dead = store_one(inbox, make_delivery("tx-1"));
+  REQUIRE(inbox.claim_due(clock.now_ms(), 10).size() == 1);
+  REQUIRE(inbox.mark_dead(dead, "gave up", clock.now_ms()));
+  Pool pool(inbox, handlers, threaded(1));
+  pool.dispatcher.start();
+  pool.submit(make_delivery("tx-2"));
+  REQUIRE(wait_until([&] { return recorder.order().count("tx-2") == 1; }));
+  CHECK(recorder.order().count("tx-1") == 0);
+
+  // `events retry` in another process: the database changes under the running service.
+  REQUIRE(inbox.redrive(std::vector<std::int64_t>{dead}, clock.now_ms()) == 1);
+  inbox.outside_change = true;
+  REQUIRE(wait_until([&] { return status_of(inbox, dead) == "done"; }));
+  CHECK(recorder.order().at("tx-1") == std::vector<std::int64_t>{dead});
+}
+
+TEST_CASE("a projection change that fails retries its event, and only its event",
+          "[dispatcher][threads][projections]") {
+  MemoryInbox inbox;
+  const HandlerRegistry handlers = registry_with(std::make_unique<ChangingHandler>());
+  const auto poisoned = store_one(inbox, make_delivery("tx-1"));
+  const auto fine = store_one(inbox, make_delivery("tx-2"));
+  inbox.fail_changes_of.insert(poisoned);
+  Pool pool(inbox, handlers, threaded(2));
+  pool.dispatcher.start();
+  REQUIRE(wait_until([&] { return status_of(inbox, poisoned) == "dead"; }));
+  CHECK(status_of(inbox, fine) == "done");
+  const StoredEvent e = inbox.find_event(poisoned).value();
+  CHECK(e.attempts == 3);  // the route's policy: 3 attempts
+  CHECK(e.last_error.find("simulated projection failure") != std::string::npos);
+  const auto changes = inbox.changes_applied();
+  CHECK(std::count_if(changes.begin(), changes.end(),
+                      [&](const auto& c) { return c.first == fine; }) == 1);
+  CHECK(std::none_of(changes.begin(), changes.end(),
+                     [&](const auto& c) { return c.first == poisoned; }));
+  CHECK(pool.dispatcher.stats().retried == 2);
+  CHECK(pool.dispatcher.stats().dead == 1);
 }

@@ -23,8 +23,10 @@
 #include "webhook/core/clock.hpp"
 #include "webhook/core/dedup_key.hpp"
 #include "webhook/core/envelope.hpp"
+#include "webhook/storage/projection_store.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 #include "webhook/worker/dispatcher.hpp"
+#include "webhook/worker/inline_work_queue.hpp"
 #include "worker/downstream_fixture.hpp"
 
 using namespace webhook;
@@ -82,12 +84,12 @@ struct Rig {
     options.on_notify = [this](const worker::ReviewNotifyReport& r) {
       notified.push_back({r.review.transaction_id, r.review.cycle, r.sent, r.since_receipt_s});
     };
-    handlers.add(std::string(worker::kPaymentsHandler), worker::make_payments_handler(store));
-    handlers.add(std::string(worker::kCustomersHandler), worker::make_customers_handler(store));
+    handlers.add(std::string(worker::kPaymentsHandler), worker::make_payments_handler());
+    handlers.add(std::string(worker::kCustomersHandler), worker::make_customers_handler());
     handlers.add(std::string(worker::kReviewsHandler),
-                 worker::make_reviews_handler(store, std::move(options), clock));
+                 worker::make_reviews_handler(std::move(options), clock));
     dispatcher = std::make_unique<worker::Dispatcher>(
-        inbox, core::RouteTable({{"*", {"payments", "customers", "reviews"}, std::nullopt}}),
+        queue, core::RouteTable({{"*", {"payments", "customers", "reviews"}, std::nullopt}}),
         handlers, test_policy(), clock, [] { return 0.0; }, worker::DispatcherOptions{});
   }
 
@@ -112,11 +114,31 @@ struct Rig {
   }
 
   core::StoredEvent event(std::int64_t id) { return inbox.find_event(id).value(); }
+
+  // Runs one handler on `e` outside the pool, as the pool would: the changes it decides are
+  // applied (without changing the event's status) when it succeeds.
+  worker::HandlerResult run(worker::Handler& handler, const core::StoredEvent& e) {
+    auto event = std::make_shared<const core::StoredEvent>(e);
+    worker::HandlerContext context(queue, event);
+    worker::HandlerResult result = handler.handle_in(e, context);
+    if (result.kind == worker::HandlerResult::Kind::ok && !context.changes().empty()) {
+      core::WorkItem item;
+      item.event = event;
+      item.kind = core::WorkKind::apply;
+      item.at_ms = clock.now_ms();
+      item.changes = std::move(context.changes());
+      const auto recorded = queue.record_and_wait(std::move(item));
+      REQUIRE(recorded.has_value());
+      CHECK(recorded->error.empty());
+    }
+    return result;
+  }
   storage::Database& db() { return store.database(); }
 
   webhook::test::TempDir dir;
   storage::SqliteInbox inbox{webhook::test::open_migrated(dir.file("receiver.db"))};
   storage::ProjectionStore store{webhook::test::open_migrated(dir.file("receiver.db"))};
+  worker::InlineWorkQueue queue{inbox};
   core::ManualClock clock;
   worker::HandlerRegistry handlers;
   std::vector<Notified> notified;
@@ -189,7 +211,7 @@ SCENARIO("a notification target that fails twice then succeeds", "[projection_ha
       AND_WHEN("the event runs again (a redelivery to the handler)") {
         rig.clock.advance(1h);
         auto& reviews = *rig.handlers.find("reviews");
-        const auto result = reviews.handle(rig.event(id));
+        const auto result = rig.run(reviews, rig.event(id));
         THEN("nothing is sent again") {
           CHECK(result.kind == worker::HandlerResult::Kind::ok);
           CHECK(target.requests().size() == 3);
@@ -249,13 +271,13 @@ TEST_CASE("the entity handlers ignore events of the other entity kind", "[projec
   const auto customer = rig.event(rig.deliver(conomy_example("10-customer-level-changed.json")));
   const auto payment = rig.event(rig.deliver(conomy_example("04-status-changed-captured.json")));
 
-  CHECK(payments.handle(customer).kind == worker::HandlerResult::Kind::ok);
-  CHECK(customers.handle(payment).kind == worker::HandlerResult::Kind::ok);
+  CHECK(rig.run(payments, customer).kind == worker::HandlerResult::Kind::ok);
+  CHECK(rig.run(customers, payment).kind == worker::HandlerResult::Kind::ok);
   CHECK(value(rig.db(), "SELECT count(*) FROM payments") == "0");
   CHECK(value(rig.db(), "SELECT count(*) FROM customers") == "0");
 
-  CHECK(payments.handle(payment).kind == worker::HandlerResult::Kind::ok);
-  CHECK(customers.handle(customer).kind == worker::HandlerResult::Kind::ok);
+  CHECK(rig.run(payments, payment).kind == worker::HandlerResult::Kind::ok);
+  CHECK(rig.run(customers, customer).kind == worker::HandlerResult::Kind::ok);
   CHECK(value(rig.db(), "SELECT count(*) FROM payments") == "1");
   CHECK(value(rig.db(), "SELECT count(*) FROM customers") == "1");
 }
@@ -306,15 +328,15 @@ TEST_CASE("a body the projections cannot read succeeds untouched", "[projection_
   e.entity_kind = "transaction";
   e.body = "not json";
   for (const char* name : {"payments", "customers", "reviews"}) {
-    CHECK(rig.handlers.find(name)->handle(e).kind == worker::HandlerResult::Kind::ok);
+    CHECK(rig.run(*rig.handlers.find(name), e).kind == worker::HandlerResult::Kind::ok);
   }
   e.entity_kind = "customer";
-  CHECK(rig.handlers.find("customers")->handle(e).kind == worker::HandlerResult::Kind::ok);
+  CHECK(rig.run(*rig.handlers.find("customers"), e).kind == worker::HandlerResult::Kind::ok);
   CHECK(value(rig.db(), "SELECT count(*) FROM payment_history") == "0");
 }
 
 TEST_CASE("the operator notification carries the review's facts", "[projection_handlers][notify]") {
-  storage::ReviewNotice n;
+  core::ReviewNotice n;
   n.source = "production";
   n.transaction_id = kReviewed;
   n.external_id = "vitawallet:dep-553201";
@@ -347,7 +369,7 @@ TEST_CASE("the operator notification carries the review's facts", "[projection_h
 }
 
 TEST_CASE("the operator notification of a bare reopened review", "[projection_handlers][notify]") {
-  storage::ReviewNotice n;
+  core::ReviewNotice n;
   n.source = "sandbox";
   n.transaction_id = "tx-\"quoted\"";
   n.cycle = 3;
@@ -379,7 +401,7 @@ TEST_CASE("the notification the handler sends is the review's", "[projection_han
   CHECK(rig.event(id).status == "done");
   const auto requests = target.requests();
   REQUIRE(requests.size() == 1);
-  storage::ReviewNotice expected;
+  core::ReviewNotice expected;
   expected.source = "production";
   expected.transaction_id = kReviewed;
   expected.external_id = "vitawallet:dep-553201";
@@ -408,9 +430,8 @@ TEST_CASE(
   REQUIRE(rig.dispatcher->run_once() == 1);
   REQUIRE(rig.event(id).status == "pending");
 
-  auto without_target =
-      worker::make_reviews_handler(rig.store, worker::ReviewsOptions{}, rig.clock);
-  CHECK(without_target->handle(rig.event(id)).kind == worker::HandlerResult::Kind::ok);
+  auto without_target = worker::make_reviews_handler(worker::ReviewsOptions{}, rig.clock);
+  CHECK(rig.run(*without_target, rig.event(id)).kind == worker::HandlerResult::Kind::ok);
   CHECK(target.requests().size() == 1);
   CHECK(value(rig.db(), "SELECT count(*) FROM review_history") == "1");
 }

@@ -128,6 +128,20 @@ ReviewDecision decide_review(const std::optional<ReviewState>& current, ReviewSi
                              std::optional<std::int64_t> at_ms,
                              const std::optional<KnownStatus>& payment = std::nullopt);
 
+// What an operator needs to act on an open review (the notification's content).
+struct ReviewNotice {
+  std::string source;
+  std::string transaction_id;
+  std::string external_id;
+  std::string total_amount;
+  std::string currency;
+  std::string customer_id;
+  std::string documentation_status;
+  std::int64_t cycle = 1;
+  std::int64_t opened_at_ms = 0;        // event time, else receipt
+  std::int64_t opened_received_ms = 0;  // receipt of the opening event
+};
+
 // ---- customers -------------------------------------------------------------------------------
 
 enum class CustomerEffect { applied, stale };

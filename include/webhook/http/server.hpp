@@ -3,7 +3,7 @@
 //  1. start() binds, then runs `io_threads` threads; each accepted connection gets a strand and
 //     a session coroutine that reads with limits and timeouts, answers, and keeps alive.
 //  2. A webhook POST is ingested (pure), written to the payload log, submitted to the
-//     InboxWriter, and answered only when its transaction has committed or the ack budget ran out.
+//     writer (a core::DeliverySink), and answered only when its transaction has committed or the ack budget ran out.
 //  3. At max_connections, a new connection makes room: the connection that has waited longest
 //     for a complete request (idle keep-alive, or a slow client still sending its header or
 //     body) is closed; when every connection is busy answering, the new one is closed at once.
@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "webhook/core/ingest.hpp"
+#include "webhook/core/work.hpp"
 
 namespace webhook::storage {
-class InboxWriter;
+
 class PayloadLog;
 }  // namespace webhook::storage
 
@@ -71,7 +72,7 @@ struct ServerHooks {
 class Server {
  public:
   // `writer` and `payload_log` must outlive the server.
-  Server(ServerOptions options, std::vector<core::SourceSpec> sources, storage::InboxWriter& writer,
+  Server(ServerOptions options, std::vector<core::SourceSpec> sources, core::DeliverySink& writer,
          storage::PayloadLog& payload_log, ServerHooks hooks);
   ~Server();  // shutdown() if still running
   Server(const Server&) = delete;

@@ -18,6 +18,7 @@
 
 #include "webhook/core/inbox.hpp"
 #include "webhook/core/projection.hpp"
+#include "webhook/core/work.hpp"
 #include "webhook/storage/database.hpp"
 
 namespace webhook::storage {
@@ -32,19 +33,7 @@ struct CustomerApplied {
   core::CustomerEffect effect = core::CustomerEffect::applied;
 };
 
-// What an operator needs to act on an open review (the notification's content).
-struct ReviewNotice {
-  std::string source;
-  std::string transaction_id;
-  std::string external_id;
-  std::string total_amount;
-  std::string currency;
-  std::string customer_id;
-  std::string documentation_status;
-  std::int64_t cycle = 1;
-  std::int64_t opened_at_ms = 0;        // event time, else receipt
-  std::int64_t opened_received_ms = 0;  // receipt of the opening event
-};
+using ReviewNotice = core::ReviewNotice;
 
 struct ReviewApplied {
   bool already_applied = false;
@@ -56,8 +45,13 @@ struct ReviewApplied {
 
 class ProjectionStore {
  public:
-  // Takes ownership of an open, migrated database (give it its own connection).
+  // Takes ownership of an open, migrated database (give it its own connection). Each apply_*()
+  // is its own transaction.
   explicit ProjectionStore(Database db);
+  // Writer mode: works on `db` (which must outlive it) inside the caller's transaction, with no
+  // BEGIN/COMMIT of its own (the one write path: SqliteInbox::write_batch()).
+  struct InCallerTransaction {};
+  ProjectionStore(Database& db, InCallerTransaction);
   ~ProjectionStore();
   ProjectionStore(const ProjectionStore&) = delete;
   ProjectionStore& operator=(const ProjectionStore&) = delete;
@@ -72,12 +66,18 @@ class ProjectionStore {
   bool mark_notified(const std::string& source, const std::string& transaction_id,
                      std::int64_t event_id, std::int64_t now_ms);
 
+  // Applies one change decided by a handler (core/work.hpp). Returns the notification the event
+  // owes for a review change with notify set. Throws StorageError.
+  std::optional<ReviewNotice> apply(const core::StoredEvent& event,
+                                    const core::ProjectionChange& change);
+
   Database& database() { return db_; }
 
  private:
   struct Statements;
-  std::mutex mutex_;  // serialises use of the connection
-  Database db_;
+  std::mutex mutex_;               // serialises use of the connection
+  std::optional<Database> owned_;  // engaged unless in writer mode
+  Database& db_;
   std::unique_ptr<Statements> stmts_;
 };
 

@@ -21,11 +21,14 @@
 #include <string_view>
 
 #include "webhook/core/inbox.hpp"
+#include "webhook/core/work.hpp"
 #include "webhook/storage/database.hpp"
 
 namespace webhook::storage {
 
-class SqliteInbox final : public core::Inbox {
+class ProjectionStore;
+
+class SqliteInbox final : public core::Inbox, public core::BatchStore {
  public:
   // Takes ownership of an open, migrated database.
   explicit SqliteInbox(Database db);
@@ -46,6 +49,15 @@ class SqliteInbox final : public core::Inbox {
   std::size_t redrive(std::span<const std::int64_t> ids, std::int64_t now_ms) override;
   std::optional<std::int64_t> next_due_ms() override;
 
+  // The one write path (core/work.hpp): deliveries, started marks, results and their projection
+  // changes in one transaction; synchronous=FULL only when `durable`. A projection change that
+  // throws rolls back its item's savepoint, and the item's fallback (retry or dead, with the
+  // error) is recorded instead; the rest of the batch commits.
+  core::BatchWritten write_batch(std::span<const core::Delivery> deliveries,
+                                 std::span<const core::WorkItem> work, bool durable) override;
+  std::vector<core::StoredEvent> load_pending(std::int64_t after_id, std::size_t limit) override;
+  bool changed_elsewhere() override;
+
   Database& database() { return db_; }
 
   // Why commits on this connection are no longer acknowledged, for /readyz ("" while they are).
@@ -58,10 +70,15 @@ class SqliteInbox final : public core::Inbox {
  private:
   struct Statements;
   bool files_intact_locked();  // false (and fault set) once the files were replaced
+  core::WorkRecorded apply_locked(const core::WorkItem& item);
+  void set_synchronous_locked(bool full);
 
   std::mutex mutex_;  // serialises use of the one connection (writer thread vs. readers)
   Database db_;
   std::unique_ptr<Statements> stmts_;
+  std::unique_ptr<ProjectionStore> projections_;  // on db_, made at the first change
+  bool synchronous_full_ = true;                  // as Database::open() sets it
+  std::int64_t data_version_ = -1;
   std::atomic<bool> faulted_{false};
   mutable std::mutex fault_mutex_;
   std::string fault_;  // GUARDED_BY(fault_mutex_)

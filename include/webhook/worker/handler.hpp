@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <map>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "webhook/core/inbox.hpp"
+#include "webhook/core/work.hpp"
 
 namespace webhook::worker {
 
@@ -29,12 +32,44 @@ struct HandlerResult {
   static HandlerResult fail(std::string why) { return {Kind::permanent, std::move(why), {}}; }
 };
 
+// What a handler may ask of the write path while it runs (the built-in projections).
+class HandlerContext {
+ public:
+  HandlerContext(core::WorkQueue& queue, std::shared_ptr<const core::StoredEvent> event)
+      : queue_(queue), event_(std::move(event)) {}
+  // Applied by the writer in the transaction that records the event's result, only when the
+  // whole route succeeds; a change that fails there turns the result into a retry.
+  void change(core::ProjectionChange c) { changes_.push_back(std::move(c)); }
+  // Applies `c` now (its own commit) and returns what was recorded, for a handler whose next
+  // step depends on it (a review notification). nullopt: not recorded (storage failed or the
+  // writer stopped); return a retry.
+  std::optional<core::WorkRecorded> apply_now(core::ProjectionChange c, std::int64_t now_ms) {
+    core::WorkItem item;
+    item.event = event_;
+    item.kind = core::WorkKind::apply;
+    item.at_ms = now_ms;
+    item.changes.push_back(std::move(c));
+    return queue_.record_and_wait(std::move(item));
+  }
+  std::vector<core::ProjectionChange>& changes() { return changes_; }
+
+ private:
+  core::WorkQueue& queue_;
+  std::shared_ptr<const core::StoredEvent> event_;
+  std::vector<core::ProjectionChange> changes_;
+};
+
 class Handler {
  public:
   virtual ~Handler() = default;
   // Runs the action. Must not throw for expected failures (return retry/fail); an exception
   // escaping is treated as a retryable failure by the dispatcher. Bounded by its own timeout.
   virtual HandlerResult handle(const core::StoredEvent& event) = 0;
+  // What the dispatcher calls: handle() unless the handler needs the write path (the built-in
+  // projections override it).
+  virtual HandlerResult handle_in(const core::StoredEvent& event, HandlerContext& /*context*/) {
+    return handle(event);
+  }
 };
 
 inline constexpr std::string_view kLogHandler = "log";
