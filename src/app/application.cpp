@@ -128,9 +128,23 @@ void Application::start() {
   auto read_db = storage::Database::open(
       c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms);
   a.reader = std::make_unique<storage::SqliteInbox>(std::move(read_db));
+  storage::PayloadLog::Options payloads;
+  payloads.path = c.payload_log.path;
+  payloads.max_bytes = c.payload_log.max_bytes;
+  payloads.max_files = c.payload_log.max_files;
+  payloads.unverified_path =
+      c.payload_log.unverified_path.value_or(storage::default_unverified_path(payloads.path));
+  payloads.unverified_max_bytes = c.payload_log.unverified_max_bytes;
+  payloads.unverified_max_files = c.payload_log.unverified_max_files;
+  payloads.unverified_body_bytes = static_cast<std::size_t>(c.payload_log.unverified_body_bytes);
+  a.payload_log = std::make_unique<storage::PayloadLog>(
+      std::move(payloads), [&a](std::string_view log) { a.metrics.on_payload_log_error(log); });
   storage::InboxWriter::Options writer_options;
   writer_options.max_batch = c.storage.max_batch;
   writer_options.max_queue = c.storage.max_queue;
+  writer_options.write_payload_lines = [&a](std::string_view lines) {
+    a.payload_log->append_verified(lines);
+  };
   a.writer = std::make_unique<storage::InboxWriter>(
       *a.inbox, writer_options,
       [&a](std::size_t n, double seconds, bool ok) {
@@ -154,24 +168,13 @@ void Application::start() {
       workers, [&a](const worker::DispatchReport& r) { a.metrics.on_dispatch(r); });
   a.dispatcher->start();
 
-  // 4. The monitor (backlog gauges, storage probe), the payload log, then the listener.
+  // 4. The monitor (backlog gauges, storage probe), then the listener.
   // Each interval it also checks that the ingest connection's files are still the database's,
   // so an idle receiver notices a deleted -wal too (a commit checks it as well).
   a.monitor = std::make_unique<Monitor>(c.storage.sqlite_path,
                                         std::chrono::milliseconds(c.monitoring.backlog_sample_ms),
                                         a.metrics, a.clock, [&a] { a.inbox->check_files(); });
   a.monitor->start();
-  storage::PayloadLog::Options payloads;
-  payloads.path = c.payload_log.path;
-  payloads.max_bytes = c.payload_log.max_bytes;
-  payloads.max_files = c.payload_log.max_files;
-  payloads.unverified_path =
-      c.payload_log.unverified_path.value_or(storage::default_unverified_path(payloads.path));
-  payloads.unverified_max_bytes = c.payload_log.unverified_max_bytes;
-  payloads.unverified_max_files = c.payload_log.unverified_max_files;
-  payloads.unverified_body_bytes = static_cast<std::size_t>(c.payload_log.unverified_body_bytes);
-  a.payload_log = std::make_unique<storage::PayloadLog>(
-      std::move(payloads), [&a](std::string_view log) { a.metrics.on_payload_log_error(log); });
 
   std::vector<core::SourceSpec> sources;
   for (const auto& s : c.sources) sources.push_back(to_source_spec(s));

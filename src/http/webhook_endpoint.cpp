@@ -1,6 +1,8 @@
 // The webhook POST path:
 //  1. ingest() decides (verify, parse, dedup key) without I/O;
-//  2. the payload log gets the raw delivery and the verdict, verified or not;
+//  2. the payload log gets the raw delivery and the verdict, verified or not (a delivery for the
+//     inbox carries its line to the writer, which writes a batch's lines at once before its
+//     commit; any other is written here);
 //  3. a rejected delivery is answered at once and never reaches the inbox;
 //  4. a stored one is answered only once the writer's transaction has committed, or 503 when
 //     the ack budget runs out first.
@@ -115,7 +117,13 @@ net::awaitable<OutboundResponse> Server::Impl::handle_webhook(const core::Source
   record.candidate = core::to_string(decision.verification.candidate);
   record.key_slot = decision.verification.key_slot;
   record.body = body;
-  payload_log.append(record);
+  const bool to_inbox = !encoded && decision.kind == core::IngestDecision::Kind::store &&
+                        storage::goes_to_inbox(record.verification);
+  if (to_inbox) {
+    decision.delivery->payload_log_line = payload_log.verified_line(record);
+  } else {
+    payload_log.append(record);
+  }
 
   log::Fields fields{.request_id = ctx.request_id, .source = source.name, .remote = ctx.remote};
   if (encoded) {

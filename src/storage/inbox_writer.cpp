@@ -148,6 +148,7 @@ void InboxWriter::run() {
   std::vector<core::WorkItem> work;
   std::vector<std::shared_ptr<std::promise<std::optional<core::WorkRecorded>>>> waiters;
   std::vector<std::shared_ptr<const core::StoredEvent>> stored;
+  std::string payload_lines;  // reused: one write per batch
   deliveries.reserve(max_batch);
   completions.reserve(max_batch);
   auto next_outside_check = Clock::now() + options_.outside_check;
@@ -185,7 +186,19 @@ void InboxWriter::run() {
       }
     }
 
-    // 2. One transaction for the whole batch, outside the lock so submitters keep queueing.
+    // 2. The payload log, then one transaction for the whole batch, outside the lock so
+    // submitters keep queueing.
+    if (!deliveries.empty() && options_.write_payload_lines) {
+      payload_lines.clear();
+      for (core::Delivery& d : deliveries) {
+        payload_lines += d.payload_log_line;
+        std::string().swap(d.payload_log_line);
+      }
+      if (!payload_lines.empty()) {
+        guarded("writer: payload log threw", [&] { options_.write_payload_lines(payload_lines); });
+      }
+      if (payload_lines.capacity() > (1U << 20)) std::string().swap(payload_lines);
+    }
     if (!deliveries.empty() || !work.empty()) {
       const auto started = Clock::now();
       core::BatchWritten written = write(store_, deliveries, work);

@@ -256,6 +256,29 @@ bool PayloadLog::append(const PayloadRecord& record) noexcept {
   }
 }
 
+std::string PayloadLog::verified_line(const PayloadRecord& record) const {
+  if (!verified_) return {};
+  std::string line = format_payload_line(record);
+  line += '\n';
+  return line;
+}
+
+bool PayloadLog::append_verified(std::string_view lines) noexcept {
+  if (!verified_ || lines.empty()) return true;
+  try {
+    bool written = false;
+    const int failures = verified_->write(lines, written);
+    for (int i = 0; i < failures && on_error_; ++i) on_error_(verified_->name());
+    return written;
+  } catch (...) {
+    try {
+      if (on_error_) on_error_(verified_->name());
+    } catch (...) {
+    }
+    return false;
+  }
+}
+
 std::uint64_t PayloadLog::write_errors() const {
   return (verified_ ? verified_->errors() : 0) + (unverified_ ? unverified_->errors() : 0);
 }

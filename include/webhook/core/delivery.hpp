@@ -23,6 +23,9 @@ struct Delivery {
   Scheme scheme = Scheme::none;
   BodyCandidate candidate = BodyCandidate::none;
   int key_slot = -1;
+  // The payload log's line for this delivery (storage/payload_log.hpp), ending in '\n'; the
+  // writer writes the lines of a batch with one write(2) before the batch commits. Empty: none.
+  std::string payload_log_line;
 };
 
 }  // namespace webhook::core

@@ -9,6 +9,7 @@
 //     the result over, never block); the listener gets the new events (in memory, bodies moved,
 //     not copied) and the recorded work. A failed transaction fails its deliveries (503) and
 //     puts its work items back at the front of the queue, retried after a short pause.
+//  Before each transaction the payload-log lines of its deliveries go out in one write.
 //  4. About once a second it asks the store whether another process changed the database (an
 //     `events retry`), and tells the listener.
 // Modeled on spdlog's thread pool and LevelDB's writer queue: bounded queue, explicit overflow
@@ -44,6 +45,9 @@ class InboxWriter final : public core::DeliverySink, public core::WorkQueue {
     std::size_t work_budget = 1024;                      // most work items per transaction
     std::chrono::milliseconds outside_check{1000};       // how often changed_elsewhere() is asked
     std::chrono::milliseconds failure_pause{100};        // after a failed transaction with work
+    // Receives the payload-log lines of each batch's deliveries (Delivery::payload_log_line),
+    // concatenated, once per batch just before its transaction (the payload log's one write).
+    std::function<void(std::string_view lines)> write_payload_lines;
   };
   using Completion = core::DeliverySink::Completion;
   // Called on the writer thread after each batch (metrics); may be empty. `batch_size` counts

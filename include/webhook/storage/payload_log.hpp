@@ -4,6 +4,9 @@
 //     deliveries the inbox takes (verified, or unsigned where the source allows it) to `path`,
 //     every other one to `unverified_path`, with its own size budget and the body cut to an
 //     excerpt, so no unauthenticated client can rotate verified captures away.
+//     The service writes the verified lines in batches instead: the request thread formats
+//     (verified_line()), the writer thread writes a whole commit batch with one write(2)
+//     (append_verified()) just before the batch's transaction.
 //  2. When a file would pass its max_bytes it is rotated: path -> path.1 -> ... -> path.N
 //     (max_files kept in all, the oldest dropped).
 //  3. The raw body is kept byte-exact: "body" as a JSON string when it is valid UTF-8,
@@ -99,6 +102,11 @@ class PayloadLog {
 
   // Writes the record to the file its verification result selects; false when that failed.
   bool append(const PayloadRecord& record) noexcept;
+  // The verified log's line for `record` (ending in '\n'), or "" when that log is off.
+  std::string verified_line(const PayloadRecord& record) const;
+  // Writes `lines` (whole lines, each ending in '\n') to the verified log with one write(2);
+  // true when written (or the log is off). Never throws.
+  bool append_verified(std::string_view lines) noexcept;
   // Failed writes and rotations since start, both files.
   std::uint64_t write_errors() const;
   // For /readyz: "" while the last write to each file succeeded, otherwise
