@@ -20,7 +20,8 @@ constexpr int kInboxSchemaVersion = 1;
 // ---- list -------------------------------------------------------------------------------------
 
 // The newest-first order walks the events_received_at index
-// (migrations/0002_events_received_at.sql) backwards and stops at the limit.
+// (migrations/0002_events_received_at.sql) backwards and stops at the limit. With a source or a
+// status filter SQLite prefers events_entity or events_status_due and sorts the matches.
 constexpr const char* kListSelect =
     "SELECT id, source, event_type, entity_kind, entity_id, status, attempts, received_at_ms,"
     " next_attempt_at_ms, last_error, request_id FROM events";
@@ -54,8 +55,9 @@ SELECT event_type, status, count(*), min(received_at_ms) FROM events GROUP BY ev
 
 // ---- purge ------------------------------------------------------------------------------------
 
-// Both statements end with the status IN list (placeholders appended); the received_at_ms range
-// walks events_received_at.
+// Both statements end with the status IN list (placeholders appended). SQLite (without ANALYZE
+// statistics) searches events_status_due once per status and filters on received_at_ms; the
+// events_received_at range is not used.
 constexpr const char* kCountPurgeable =
     "SELECT count(*) FROM events WHERE received_at_ms < ? AND status IN (";
 constexpr const char* kDeletePurgeableBatch =

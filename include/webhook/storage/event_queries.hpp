@@ -4,9 +4,11 @@
 // no SQL of its own: it parses flags, calls one method per question and prints plain structs.
 //  1. check_inbox_schema() refuses a database without the events table (not migrated) with a
 //     StorageError that says to run `webhook-receiver migrate`.
-//  2. Each question is one statement over an index: list walks events_received_at and stops at
-//     the limit, show is a primary-key look-up, purge walks the received_at_ms range in batches,
-//     the replay cursor walks the primary key; stats reads the table once (grouped).
+//  2. Each question is one statement over an index (tests/storage/event_queries_test.cpp checks
+//     the plans): list walks events_received_at and stops at the limit (with --source or
+//     --status SQLite picks events_entity or events_status_due and sorts instead), show and the
+//     replay cursor use the primary key, purge searches events_status_due per status, in
+//     batches; stats reads the table once (grouped).
 //  3. Results are plain structs: strings as stored ("" for an empty value; nullopt only where
 //     the column may be NULL), times in epoch milliseconds.
 // EventQueries is an abstract interface, unlike the concrete ProjectionQueries: the commands
