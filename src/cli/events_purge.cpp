@@ -97,8 +97,8 @@ int events_purge(const ArgList& argv, Io io, std::int64_t now_ms) {
   if (args.has(kDryRunFlag)) {
     storage::Database db = open_read_only(args);
     storage::SqliteEventQueries queries(db);
-    io.out << "would delete " << events_count(queries.count_purgeable(cutoff_ms, statuses))
-           << what << " (dry run: nothing deleted)\n";
+    io.out << "would delete " << events_count(queries.count_purgeable(cutoff_ms, statuses)) << what
+           << " (dry run: nothing deleted)\n";
     return 0;
   }
   storage::Database db = open_read_write(args);

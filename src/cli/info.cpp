@@ -59,8 +59,8 @@ int cmd_version(const ArgList& argv, Io io) {
   }
   io.out << "webhook-receiver " << kVersion << " (" << kBuildType << ")\n"
          << "  boost " << BOOST_LIB_VERSION << ", " << OpenSSL_version(OPENSSL_VERSION)
-         << ", sqlite " << storage::sqlite_library_version() << ", spdlog " << SPDLOG_VER_MAJOR << "."
-         << SPDLOG_VER_MINOR << "." << SPDLOG_VER_PATCH << ", rapidjson "
+         << ", sqlite " << storage::sqlite_library_version() << ", spdlog " << SPDLOG_VER_MAJOR
+         << "." << SPDLOG_VER_MINOR << "." << SPDLOG_VER_PATCH << ", rapidjson "
          << RAPIDJSON_VERSION_STRING << "\n";
   return 0;
 }

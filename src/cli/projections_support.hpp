@@ -1,8 +1,9 @@
 #pragma once
 // Shared by the projection commands (src/cli/payments.cpp, reviews.cpp, customers.cpp,
-// compare.cpp; docs/operator-commands.md): the --source flag and
-// the id argument, cells for the text output and a small JSON writer over RapidJSON. Built on
-// events_support.hpp (database, times, Table, printable, json_safe). Nothing here reads the clock.
+// compare.cpp; docs/operator-commands.md): the --source flag and the id argument, cells for the
+// text output and a small JSON writer over RapidJSON. Built on events_support.hpp (database,
+// times, Table, printable, json_safe); errors and exit codes are cli/exit_codes.hpp's. Nothing
+// here reads the clock.
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -39,8 +40,8 @@ int not_found(std::string_view command, Io io, std::string_view what, const std:
 // One action of a command ("list", "show") and what runs it on the arguments after its name.
 using Action = std::pair<std::string, std::function<int(const ArgList&)>>;
 
-// `<command> <action> ...` within guarded() (cli/exit_codes.hpp): `--help` (or no action: a usage error) prints
-// `help`; an unknown action is a usage error naming the known ones.
+// `<command> <action> ...` within guarded() (cli/exit_codes.hpp): `--help` (or no action: a usage
+// error) prints `help`; an unknown action is a usage error naming the known ones.
 int run_actions(std::string_view command, const ArgList& argv, Io io, const char* help,
                 const std::vector<Action>& actions);
 

@@ -168,8 +168,8 @@ class DatabaseSource final : public Source {
     const std::int64_t hi =
         filter.id_range ? filter.id_range->second : std::numeric_limits<std::int64_t>::max();
     try {
-      total_ = static_cast<std::uint64_t>(
-          std::max<std::int64_t>(0, queries_.count_in_id_range(lo, hi)));
+      total_ =
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, queries_.count_in_id_range(lo, hi)));
       cursor_ = queries_.events_in_id_range(lo, hi);
     } catch (const storage::StorageError& e) {
       throw std::runtime_error(path_ + " is not a webhook-receiver database (" + e.what() + ")");
@@ -210,7 +210,7 @@ class DatabaseSource final : public Source {
 
   std::string path_;
   storage::Database db_;
-  storage::SqliteEventQueries queries_;       // over db_
+  storage::SqliteEventQueries queries_;           // over db_
   std::unique_ptr<storage::EventCursor> cursor_;  // over queries_; goes first
   std::uint64_t total_ = 0;
   std::atomic<std::uint64_t> done_{0};

@@ -238,8 +238,8 @@ std::vector<EventTypeStatusCount> SqliteEventQueries::count_by_type_and_status()
   Statement::Use query(statement);
   std::vector<EventTypeStatusCount> counts;
   while (query.step()) {
-    counts.push_back({query.column_bytes(0), query.column_bytes(1), query.column_int(2),
-                      query.column_int(3)});
+    counts.push_back(
+        {query.column_bytes(0), query.column_bytes(1), query.column_int(2), query.column_int(3)});
   }
   return counts;
 }
@@ -256,8 +256,7 @@ std::int64_t SqliteEventQueries::count_purgeable(std::int64_t cutoff_ms,
 
 std::int64_t SqliteEventQueries::purge_events(std::int64_t cutoff_ms,
                                               const std::vector<std::string>& statuses) {
-  Statement statement(db_,
-                      kDeletePurgeableBatch + placeholders(statuses.size()) + ") LIMIT ?)");
+  Statement statement(db_, kDeletePurgeableBatch + placeholders(statuses.size()) + ") LIMIT ?)");
   std::int64_t deleted = 0;
   for (;;) {
     std::int64_t n = 0;

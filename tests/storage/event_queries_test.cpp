@@ -111,11 +111,11 @@ TEST_CASE("list returns the newest first, ties by id, and stops at the limit", "
   Sample s;
   SqliteEventQueries q(s.db);
   EventFilter all;
-  CHECK(ids(q.list(all)) == Ids{s.same_time, s.level_1h, s.sandbox_2h, s.batch_3h, s.refunded_4h,
-                                s.settled_5h});
+  CHECK(ids(q.list(all)) ==
+        Ids{s.same_time, s.level_1h, s.sandbox_2h, s.batch_3h, s.refunded_4h, s.settled_5h});
   all.oldest_first = true;
-  CHECK(ids(q.list(all)) == Ids{s.settled_5h, s.refunded_4h, s.batch_3h, s.sandbox_2h, s.level_1h,
-                                s.same_time});
+  CHECK(ids(q.list(all)) ==
+        Ids{s.settled_5h, s.refunded_4h, s.batch_3h, s.sandbox_2h, s.level_1h, s.same_time});
   all.limit = 2;
   CHECK(ids(q.list(all)) == Ids{s.settled_5h, s.refunded_4h});
 }
@@ -242,8 +242,7 @@ TEST_CASE("counts by type and status give each group's size and oldest receipt",
   CHECK(SqliteEventQueries(empty.db).count_by_type_and_status().empty());
 }
 
-TEST_CASE("purge deletes, in batches, exactly what it counts and nothing else",
-          "[event_queries]") {
+TEST_CASE("purge deletes, in batches, exactly what it counts and nothing else", "[event_queries]") {
   Inbox inbox;
   const std::int64_t cutoff = kNow - 25 * kHour;
   const std::int64_t old_done = SqliteEventQueries::kPurgeBatch * 2 + 3;  // three batches
@@ -273,8 +272,7 @@ TEST_CASE("purge deletes, in batches, exactly what it counts and nothing else",
   CHECK_FALSE(q.find(old_dead).has_value());
 }
 
-TEST_CASE("the id range is counted and read in id order, both ends included",
-          "[event_queries]") {
+TEST_CASE("the id range is counted and read in id order, both ends included", "[event_queries]") {
   Sample s;
   SqliteEventQueries q(s.db);
   CHECK(q.count_in_id_range(0, INT64_MAX) == 6);
@@ -307,9 +305,9 @@ TEST_CASE("the inbox schema check refuses an unmigrated database and names the f
           "[event_queries]") {
   test::TempDir dir;
   storage::Database bare = storage::Database::open(dir.file("bare.db"));
-  CHECK_THROWS_WITH(storage::check_inbox_schema(bare),
-                    Catch::Contains("has no events table") &&
-                        Catch::Contains("run webhook-receiver migrate"));
+  CHECK_THROWS_WITH(
+      storage::check_inbox_schema(bare),
+      Catch::Contains("has no events table") && Catch::Contains("run webhook-receiver migrate"));
   Inbox migrated;
   CHECK_NOTHROW(storage::check_inbox_schema(migrated.db));
   CHECK(storage::sqlite_library_version() == std::string_view(SQLITE_VERSION));
