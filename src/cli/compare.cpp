@@ -16,6 +16,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
+#include "cli/exit_codes.hpp"
 #include "cli/projections_support.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/storage/projection_queries.hpp"
@@ -216,7 +217,7 @@ void print_json(std::ostream& out, const Options& o, const Comparison& c) {
 }  // namespace
 
 int cmd_compare_at(const ArgList& argv, Io io, std::int64_t now_ms) {
-  return projections_cli::guarded(kCommand, io, [&]() {
+  return guarded(io.err, kCommand, [&]() {
     const Args args(argv,
                     {events_cli::kConfigFlag, events_cli::kDbFlag, "--a", "--b", "--since",
                      "--until", "--limit"},

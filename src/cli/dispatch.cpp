@@ -1,10 +1,11 @@
-// `webhook-receiver <command> ...`: picks the subcommand and turns errors into exit codes.
+// `webhook-receiver <command> ...`: picks the subcommand and runs it inside guarded(), which
+// turns errors into exit codes (cli/exit_codes.hpp).
 #include <iostream>
 #include <map>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "webhook/app/config.hpp"
+#include "cli/exit_codes.hpp"
 
 namespace webhook::cli {
 namespace {
@@ -62,20 +63,9 @@ int run(const ArgList& argv, Io io) {
   auto it = commands.find(name);
   if (it == commands.end()) {
     io.err << "webhook-receiver: unknown command '" << name << "' (see webhook-receiver --help)\n";
-    return 2;
+    return kExitUsage;
   }
-  try {
-    return it->second(rest, io);
-  } catch (const UsageError& e) {
-    io.err << "webhook-receiver " << name << ": " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const app::ConfigError& e) {
-    io.err << "webhook-receiver " << name << ": configuration: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    io.err << "webhook-receiver " << name << ": " << e.what() << "\n";
-    return 1;
-  }
+  return guarded(io.err, name, [&] { return it->second(rest, io); });
 }
 
 }  // namespace webhook::cli

@@ -1,8 +1,8 @@
 // `events`: inspects and redrives the inbox (DESIGN.md section 4). One function per action;
 // each opens the database itself (read-only unless it writes):
-//  1. cmd_events() reads the clock once; cmd_events_at() picks the action (argv[0]) and maps
-//     errors to exit codes: 0 success, 1 runtime (storage, a missing database or event),
-//     2 usage or configuration (one line naming the flag).
+//  1. cmd_events() reads the clock once; cmd_events_at() picks the action (argv[0]) and runs it
+//     in guarded() (cli/exit_codes.hpp): 0 success, 1 runtime (storage, a missing database or
+//     event), 2 usage or configuration (one line naming the flag).
 //  2. events_support.cpp resolves --config/--db and opens the database; it refuses a missing
 //     file instead of creating it.
 //  3. The actions: retry (here), list (events_list.cpp), show (events_show.cpp), stats
@@ -18,7 +18,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
-#include "webhook/app/config.hpp"
+#include "cli/exit_codes.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
@@ -105,7 +105,7 @@ int cmd_events_at(const ArgList& argv, Io io, std::int64_t now_ms) {
       {"stats", events_cli::events_stats}, {"retry", events_cli::events_retry},
       {"purge", events_cli::events_purge},
   };
-  try {
+  return guarded(io.err, "events", [&] {
     if (argv.empty()) throw UsageError("needs an action (list, show, stats, retry, purge)");
     if (argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
       io.out << events_cli::kEventsHelp;
@@ -114,16 +114,7 @@ int cmd_events_at(const ArgList& argv, Io io, std::int64_t now_ms) {
     const auto action = actions.find(argv[0]);
     if (action == actions.end()) throw UsageError("unknown action '" + argv[0] + "'");
     return action->second(ArgList(argv.begin() + 1, argv.end()), io, now_ms);
-  } catch (const UsageError& e) {
-    io.err << "webhook-receiver events: " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const app::ConfigError& e) {
-    io.err << "webhook-receiver events: configuration: " << e.what() << "\n";
-    return 2;
-  } catch (const storage::StorageError& e) {
-    io.err << "webhook-receiver events: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }
 
 int cmd_events(const ArgList& argv, Io io) {

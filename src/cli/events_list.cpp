@@ -1,6 +1,6 @@
 // `events list`: the events matching some filters, newest first, as an aligned table or, with
-// --json, a JSON array for scripts. Read-only. The query is one SELECT put together from the
-// fixed fragments below (only the number of status placeholders varies); every value is bound.
+// --json, a JSON array for scripts. Read-only. The filters go to storage::EventQueries::list()
+// (one query over events_received_at that stops at the limit).
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -9,7 +9,6 @@
 #include <optional>
 #include <ostream>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "cli/args.hpp"
@@ -48,36 +47,11 @@ constexpr long long kMaxLimit = 1'000'000;
 constexpr std::size_t kMaxEntityChars = 40;
 constexpr std::size_t kMaxErrorChars = 60;
 
-// The fragments of the list query. The newest-first order walks the events_received_at index
-// (migrations/0002_events_received_at.sql) backwards and stops at the limit.
-constexpr const char* kListSelect =
-    "SELECT id, source, event_type, entity_kind, entity_id, status, attempts, received_at_ms,"
-    " next_attempt_at_ms, last_error, request_id FROM events";
-constexpr const char* kWhereStatusIn = "status IN (";  // + placeholders + ")"
-constexpr const char* kWhereType = "event_type = ?";
-// A prefix "payment." as the byte range ["payment.", "payment/"): no LIKE escaping to get wrong.
-constexpr const char* kWhereTypePrefix = "event_type >= ? AND event_type < ?";
-constexpr const char* kWhereSource = "source = ?";
-constexpr const char* kWhereEntity = "entity_id = ?";
-constexpr const char* kWhereSince = "received_at_ms >= ?";
-constexpr const char* kWhereUntil = "received_at_ms < ?";
-constexpr const char* kNewestFirst = " ORDER BY received_at_ms DESC, id DESC LIMIT ?";
-constexpr const char* kOldestFirst = " ORDER BY received_at_ms, id LIMIT ?";
+using storage::EventFilter;
+using Row = storage::EventSummary;
 
-struct ListFilter {
-  std::vector<std::string> statuses;  // empty: any
-  std::optional<std::string> type;
-  bool type_is_prefix = false;  // `type` is a prefix ending in '.'
-  std::optional<std::string> source;
-  std::optional<std::string> entity;
-  std::optional<std::int64_t> since_ms;
-  std::optional<std::int64_t> until_ms;
-  std::int64_t limit = kDefaultLimit;
-  bool oldest_first = false;
-};
-
-ListFilter parse_filter(const Args& args, std::int64_t now_ms) {
-  ListFilter f;
+EventFilter parse_filter(const Args& args, std::int64_t now_ms) {
+  EventFilter f;
   f.statuses = parse_statuses(args, "--status", all_statuses());
   if (auto type = args.get("--type")) {
     const std::size_t star = type->find('*');
@@ -90,7 +64,7 @@ ListFilter parse_filter(const Args& args, std::int64_t now_ms) {
     f.type = f.type_is_prefix ? type->substr(0, star) : *type;
   }
   f.source = args.get("--source");
-  f.entity = args.get("--entity");
+  f.entity_id = args.get("--entity");
   if (auto since = args.get("--since")) f.since_ms = parse_time_ms("--since", *since, now_ms);
   if (auto until = args.get("--until")) f.until_ms = parse_time_ms("--until", *until, now_ms);
   if (f.since_ms && f.until_ms && *f.since_ms >= *f.until_ms) {
@@ -99,98 +73,6 @@ ListFilter parse_filter(const Args& args, std::int64_t now_ms) {
   f.limit = args.get_int("--limit", 1, kMaxLimit).value_or(kDefaultLimit);
   f.oldest_first = args.has("--oldest-first");
   return f;
-}
-
-using Bound = std::variant<std::string, std::int64_t>;
-
-struct SqlWithBinds {
-  std::string sql;
-  std::vector<Bound> binds;
-};
-
-SqlWithBinds build_query(const ListFilter& f) {
-  SqlWithBinds q{kListSelect, {}};
-  std::vector<std::string> conditions;
-  if (!f.statuses.empty()) {
-    conditions.push_back(kWhereStatusIn + placeholders(f.statuses.size()) + ")");
-    for (const std::string& s : f.statuses) q.binds.emplace_back(s);
-  }
-  if (f.type && f.type_is_prefix) {
-    conditions.emplace_back(kWhereTypePrefix);
-    std::string upper = *f.type;
-    upper.back() = static_cast<char>(upper.back() + 1);  // '.' -> '/'
-    q.binds.emplace_back(*f.type);
-    q.binds.emplace_back(upper);
-  } else if (f.type) {
-    conditions.emplace_back(kWhereType);
-    q.binds.emplace_back(*f.type);
-  }
-  if (f.source) {
-    conditions.emplace_back(kWhereSource);
-    q.binds.emplace_back(*f.source);
-  }
-  if (f.entity) {
-    conditions.emplace_back(kWhereEntity);
-    q.binds.emplace_back(*f.entity);
-  }
-  if (f.since_ms) {
-    conditions.emplace_back(kWhereSince);
-    q.binds.emplace_back(*f.since_ms);
-  }
-  if (f.until_ms) {
-    conditions.emplace_back(kWhereUntil);
-    q.binds.emplace_back(*f.until_ms);
-  }
-  for (std::size_t i = 0; i < conditions.size(); ++i) {
-    q.sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];
-  }
-  q.sql += f.oldest_first ? kOldestFirst : kNewestFirst;
-  q.binds.emplace_back(f.limit);
-  return q;
-}
-
-struct Row {
-  std::int64_t id = 0;
-  std::string source;
-  std::string event_type;
-  std::string entity_kind;
-  std::string entity_id;
-  std::string status;
-  std::int64_t attempts = 0;
-  std::int64_t received_at_ms = 0;
-  std::int64_t next_attempt_at_ms = 0;
-  std::optional<std::string> last_error;
-  std::string request_id;
-};
-
-std::vector<Row> run_query(storage::Database& db, const SqlWithBinds& q) {
-  storage::Statement statement(db, q.sql);
-  storage::Statement::Use query(statement);  // `q` outlives it: bound text is not copied
-  int index = 1;
-  for (const Bound& b : q.binds) {
-    if (const auto* text = std::get_if<std::string>(&b)) {
-      query.text(index++, *text);
-    } else {
-      query.integer(index++, std::get<std::int64_t>(b));
-    }
-  }
-  std::vector<Row> rows;
-  while (query.step()) {
-    Row r;
-    r.id = query.column_int(0);
-    r.source = query.column_bytes(1);
-    r.event_type = query.column_bytes(2);
-    r.entity_kind = query.column_bytes(3);
-    r.entity_id = query.column_bytes(4);
-    r.status = query.column_bytes(5);
-    r.attempts = query.column_int(6);
-    r.received_at_ms = query.column_int(7);
-    r.next_attempt_at_ms = query.column_int(8);
-    if (!query.column_null(9)) r.last_error = query.column_bytes(9);
-    r.request_id = query.column_bytes(10);
-    rows.push_back(std::move(r));
-  }
-  return rows;
 }
 
 void print_json(std::ostream& out, const std::vector<Row>& rows) {
@@ -266,13 +148,14 @@ int events_list(const ArgList& argv, Io io, std::int64_t now_ms) {
     io.out << kListHelp;
     return 0;
   }
-  const ListFilter filter = parse_filter(args, now_ms);
+  const EventFilter filter = parse_filter(args, now_ms);
   if (!args.positionals().empty()) {
     throw UsageError("list takes no arguments, only options ('" + args.positionals().front() +
                      "')");
   }
   storage::Database db = open_read_only(args);
-  const std::vector<Row> rows = run_query(db, build_query(filter));
+  storage::SqliteEventQueries queries(db);
+  const std::vector<Row> rows = queries.list(filter);
   if (args.has(kJsonFlag)) {
     print_json(io.out, rows);
   } else {

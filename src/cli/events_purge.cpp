@@ -2,8 +2,9 @@
 // dead, quarantined; never pending or processing) received before now_ms - DURATION.
 // A deleted event's dedup key goes with it, so DURATION must cover the platform's retry window
 // (24 h) with a margin: under 25h is refused unless --force-short-retention.
-// Deletes in batches, each its own short transaction, so the service's writer (which waits for
-// the write lock up to its busy timeout) is never held off for the whole purge.
+// storage::EventQueries::purge_events() deletes in batches, each its own short transaction, so
+// the service's writer (which waits for the write lock up to its busy timeout) is never held off
+// for the whole purge.
 
 #include <cstdint>
 #include <ostream>
@@ -46,57 +47,9 @@ constexpr const char* kDryRunFlag = "--dry-run";
 constexpr std::int64_t kMinRetentionMs = 25LL * 60 * 60 * 1000;
 constexpr const char* kMinRetentionText = "25h";
 
-// Rows deleted per transaction: small enough that a batch commits in well under the writer's
-// busy timeout (storage::Database::kDefaultBusyTimeoutMs).
-constexpr std::int64_t kDeleteBatch = 5'000;
-
-// The purgeable rows; both statements end with the status IN list (placeholders appended).
-// With --dry-run: count them. Otherwise delete them one batch at a time (the received_at_ms
-// range walks events_received_at, migrations/0002_events_received_at.sql).
-constexpr const char* kCountPurgeable =
-    "SELECT count(*) FROM events WHERE received_at_ms < ? AND status IN (";
-constexpr const char* kDeletePurgeableBatch =
-    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at_ms < ? AND "
-    "status IN (";
-
 const std::vector<std::string>& terminal_statuses() {
   static const std::vector<std::string> statuses = {"done", "unhandled", "dead", "quarantined"};
   return statuses;
-}
-
-void bind_statuses(storage::Statement::Use& query, int first,
-                   const std::vector<std::string>& statuses) {
-  for (const std::string& s : statuses) query.text(first++, s);
-}
-
-std::int64_t count_purgeable(storage::Database& db, std::int64_t cutoff_ms,
-                             const std::vector<std::string>& statuses) {
-  storage::Statement statement(db, kCountPurgeable + placeholders(statuses.size()) + ")");
-  storage::Statement::Use query(statement);
-  query.integer(1, cutoff_ms);
-  bind_statuses(query, 2, statuses);
-  query.step();
-  return query.column_int(0);
-}
-
-std::int64_t delete_purgeable(storage::Database& db, std::int64_t cutoff_ms,
-                              const std::vector<std::string>& statuses) {
-  storage::Statement statement(
-      db, kDeletePurgeableBatch + placeholders(statuses.size()) + ") LIMIT ?)");
-  std::int64_t deleted = 0;
-  for (;;) {
-    std::int64_t n = 0;
-    {
-      storage::Statement::Use query(statement);
-      query.integer(1, cutoff_ms);
-      bind_statuses(query, 2, statuses);
-      query.integer(2 + static_cast<int>(statuses.size()), kDeleteBatch);
-      query.step();  // one autocommit transaction
-      n = statement.changes();
-    }
-    deleted += n;
-    if (n < kDeleteBatch) return deleted;
-  }
 }
 
 std::string joined(const std::vector<std::string>& items) {
@@ -143,12 +96,14 @@ int events_purge(const ArgList& argv, Io io, std::int64_t now_ms) {
   const std::string what = " (" + joined(statuses) + ") received before " + iso_time(cutoff_ms);
   if (args.has(kDryRunFlag)) {
     storage::Database db = open_read_only(args);
-    io.out << "would delete " << events_count(count_purgeable(db, cutoff_ms, statuses)) << what
+    storage::SqliteEventQueries queries(db);
+    io.out << "would delete " << events_count(queries.count_purgeable(cutoff_ms, statuses)) << what
            << " (dry run: nothing deleted)\n";
     return 0;
   }
   storage::Database db = open_read_write(args);
-  io.out << "deleted " << events_count(delete_purgeable(db, cutoff_ms, statuses)) << what << "\n";
+  storage::SqliteEventQueries queries(db);
+  io.out << "deleted " << events_count(queries.purge_events(cutoff_ms, statuses)) << what << "\n";
   return 0;
 }
 

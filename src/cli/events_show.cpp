@@ -20,6 +20,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
+#include "cli/exit_codes.hpp"
 #include "webhook/core/text.hpp"
 
 namespace webhook::cli::events_cli {
@@ -41,13 +42,6 @@ constexpr const char* kShowHelp =
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
     "  --db PATH       the database file itself\n";
 
-constexpr const char* kSelectEvent = R"sql(
-SELECT id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
-       quarantine_reason, body, request_id, received_at_ms, scheme, candidate, key_slot,
-       attempts, next_attempt_at_ms, last_error, updated_at_ms
-FROM events WHERE id = ?
-)sql";
-
 // One column as stored: text (NULL kept apart from "") or an integer.
 struct Column {
   std::string name;
@@ -61,55 +55,40 @@ struct Event {
   std::string body;
 };
 
-// The columns of kSelectEvent, in order, and how each is read and shown.
-enum class Kind { text, integer, time, body };  // time: epoch milliseconds
-struct ColumnSpec {
-  const char* name;
-  Kind kind;
-};
-constexpr ColumnSpec kColumns[] = {
-    {"id", Kind::integer},
-    {"source", Kind::text},
-    {"event_name", Kind::text},
-    {"entity_kind", Kind::text},
-    {"entity_id", Kind::text},
-    {"state_token", Kind::text},
-    {"event_type", Kind::text},
-    {"status", Kind::text},
-    {"quarantine_reason", Kind::text},
-    {"body", Kind::body},
-    {"request_id", Kind::text},
-    {"received_at_ms", Kind::time},
-    {"scheme", Kind::text},
-    {"candidate", Kind::text},
-    {"key_slot", Kind::integer},
-    {"attempts", Kind::integer},
-    {"next_attempt_at_ms", Kind::time},
-    {"last_error", Kind::text},
-    {"updated_at_ms", Kind::time},
-};
+Column text_column(const char* name, std::optional<std::string> text) {
+  return {name, std::move(text), std::nullopt, false};
+}
+Column integer_column(const char* name, std::int64_t value) {
+  return {name, std::nullopt, value, false};
+}
+Column time_column(const char* name, std::int64_t epoch_ms) {
+  return {name, std::nullopt, epoch_ms, true};
+}
 
-std::optional<Event> find(storage::Database& db, std::int64_t id) {
-  storage::Statement statement(db, kSelectEvent);
-  storage::Statement::Use query(statement);
-  query.integer(1, id);
-  if (!query.step()) return std::nullopt;
+// The record as named columns in table order (migrations/0001_inbox.sql), the body apart.
+Event to_event(storage::EventRecord r) {
   Event e;
-  int col = 0;
-  for (const ColumnSpec& spec : kColumns) {
-    const int index = col++;
-    if (spec.kind == Kind::body) {
-      e.body = query.column_bytes(index);
-      continue;
-    }
-    Column c{spec.name, std::nullopt, std::nullopt, spec.kind == Kind::time};
-    if (spec.kind == Kind::text) {
-      if (!query.column_null(index)) c.text = query.column_bytes(index);
-    } else {
-      c.integer = query.column_int(index);
-    }
-    e.columns.push_back(std::move(c));
-  }
+  e.columns = {
+      integer_column("id", r.id),
+      text_column("source", std::move(r.source)),
+      text_column("event_name", std::move(r.event_name)),
+      text_column("entity_kind", std::move(r.entity_kind)),
+      text_column("entity_id", std::move(r.entity_id)),
+      text_column("state_token", std::move(r.state_token)),
+      text_column("event_type", std::move(r.event_type)),
+      text_column("status", std::move(r.status)),
+      text_column("quarantine_reason", std::move(r.quarantine_reason)),
+      text_column("request_id", std::move(r.request_id)),
+      time_column("received_at_ms", r.received_at_ms),
+      text_column("scheme", std::move(r.scheme)),
+      text_column("candidate", std::move(r.candidate)),
+      integer_column("key_slot", r.key_slot),
+      integer_column("attempts", r.attempts),
+      time_column("next_attempt_at_ms", r.next_attempt_at_ms),
+      text_column("last_error", std::move(r.last_error)),
+      time_column("updated_at_ms", r.updated_at_ms),
+  };
+  e.body = std::move(r.body);
   return e;
 }
 
@@ -221,15 +200,14 @@ int events_show(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
   if (args.positionals().size() != 1) throw UsageError("show needs exactly one event ID");
   const std::int64_t id = parse_event_id(args.positionals().front());
   storage::Database db = open_read_only(args);
-  const std::optional<Event> event = find(db, id);
-  if (!event) {
-    io.err << "webhook-receiver events: no event " << id << "\n";
-    return 1;
-  }
+  storage::SqliteEventQueries queries(db);
+  std::optional<storage::EventRecord> record = queries.find(id);
+  if (!record) return report_failure(io.err, "events", "no event " + std::to_string(id));
+  const Event event = to_event(std::move(*record));
   if (args.has(kJsonFlag)) {
-    print_json(io.out, *event);
+    print_json(io.out, event);
   } else {
-    print_text(io.out, *event);
+    print_text(io.out, event);
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // `events stats`: how many events are in each status, overall and per event type, how old the
 // oldest unfinished (pending or processing) event is, and how many are dead letters. One
-// grouped query (one consistent read), summed here. Read-only; ages are taken from now_ms.
+// grouped query (storage::EventQueries::count_by_type_and_status(), one consistent read),
+// summed here. Read-only; ages are taken from now_ms.
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -36,10 +37,6 @@ constexpr const char* kStatsHelp =
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
     "  --db PATH       the database file itself\n";
 
-constexpr const char* kCountByTypeAndStatus = R"sql(
-SELECT event_type, status, count(*), min(received_at_ms) FROM events GROUP BY event_type, status
-)sql";
-
 constexpr std::size_t kStatusCount = 6;
 
 // Counts for a set of events: overall, or one event type.
@@ -68,18 +65,15 @@ struct Stats {
   std::map<std::string, Counts> by_type;  // sorted by event type
 };
 
-Stats collect(storage::Database& db) {
+Stats collect(storage::EventQueries& queries) {
   Stats stats;
-  storage::Statement statement(db, kCountByTypeAndStatus);
-  storage::Statement::Use query(statement);
-  while (query.step()) {
-    const std::string status = query.column_bytes(1);
-    const auto& statuses = all_statuses();
-    const auto it = std::find(statuses.begin(), statuses.end(), status);
+  const auto& statuses = all_statuses();
+  for (const storage::EventTypeStatusCount& group : queries.count_by_type_and_status()) {
+    const auto it = std::find(statuses.begin(), statuses.end(), group.status);
     if (it == statuses.end()) continue;  // the CHECK constraint keeps this from happening
     const auto index = static_cast<std::size_t>(it - statuses.begin());
-    stats.all.add(index, query.column_int(2), query.column_int(3));
-    stats.by_type[query.column_bytes(0)].add(index, query.column_int(2), query.column_int(3));
+    stats.all.add(index, group.count, group.oldest_received_at_ms);
+    stats.by_type[group.event_type].add(index, group.count, group.oldest_received_at_ms);
   }
   return stats;
 }
@@ -194,7 +188,8 @@ int events_stats(const ArgList& argv, Io io, std::int64_t now_ms) {
     throw UsageError("stats takes no arguments ('" + args.positionals().front() + "')");
   }
   storage::Database db = open_read_only(args);
-  const Stats stats = collect(db);
+  storage::SqliteEventQueries queries(db);
+  const Stats stats = collect(queries);
   if (args.has(kJsonFlag)) {
     print_json(io.out, stats, now_ms);
   } else {

@@ -30,9 +30,6 @@ constexpr std::string_view kTimeForms =
 constexpr std::string_view kDurationForms =
     "a whole number and a unit: s, m, h, d or w (15m, 2h, 7d)";
 
-// The schema version of a database that has the events table (migrations/0001_inbox.sql).
-constexpr int kInboxSchemaVersion = 1;
-
 // SQLite maps these names to no plain file (in-memory databases, URI names).
 bool is_plain_file(const std::string& path) {
   return !path.empty() && path != ":memory:" && !path.starts_with("file:");
@@ -73,12 +70,7 @@ storage::Database open_read_only(const Args& args) {
   const std::string path = database_path(args);
   require_existing(path);
   storage::Database db = storage::Database::open(path, storage::Database::Mode::read_only);
-  if (db.schema_version() < kInboxSchemaVersion) {
-    throw storage::StorageError(
-        "sqlite database " + path +
-            " has no events table (not migrated: run webhook-receiver migrate)",
-        0);
-  }
+  storage::check_inbox_schema(db);
   return db;
 }
 
@@ -188,12 +180,6 @@ std::vector<std::string> parse_statuses(const Args& args, const std::string& fla
     if (chosen[i]) statuses.push_back(allowed[i]);
   }
   return statuses;
-}
-
-std::string placeholders(std::size_t n) {
-  std::string list;
-  for (std::size_t i = 0; i < n; ++i) list += i == 0 ? "?" : ", ?";
-  return list;
 }
 
 std::string events_count(std::int64_t n) {

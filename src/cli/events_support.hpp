@@ -1,7 +1,8 @@
 #pragma once
 // Shared by the `events` actions (src/cli/events*.cpp): opening the database, the time and
-// duration arguments, event statuses, an aligned text table and JSON string output. SQL goes
-// through storage::Statement. Nothing here reads the clock: "now" is always an argument.
+// duration arguments, event statuses, an aligned text table and JSON string output. The
+// actions ask their questions through storage::EventQueries (no SQL here). Nothing here reads
+// the clock: "now" is always an argument.
 
 #include <cstdint>
 #include <iosfwd>
@@ -13,8 +14,8 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "webhook/storage/database.hpp"
+#include "webhook/storage/event_queries.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
-#include "webhook/storage/statement.hpp"
 
 namespace webhook::cli {
 
@@ -50,7 +51,8 @@ storage::Database open_read_write(const Args& args);
 storage::SqliteInbox open_inbox(const Args& args);
 
 // An existing database opened read-only (list, show, stats, purge --dry-run): never created,
-// never migrated. Throws StorageError for a missing file or one without the inbox schema.
+// never migrated. Throws StorageError for a missing file or one without the inbox schema
+// (storage::check_inbox_schema()).
 storage::Database open_read_only(const Args& args);
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -85,9 +87,6 @@ bool is_terminal_status(std::string_view status);  // done, unhandled, dead, qua
 // without repeats, in the order of `allowed`. Throws UsageError naming the flag and the value.
 std::vector<std::string> parse_statuses(const Args& args, const std::string& flag,
                                         const std::vector<std::string>& allowed);
-
-// "?, ?, ?" for an IN list of `n` parameters.
-std::string placeholders(std::size_t n);
 
 std::string events_count(std::int64_t n);  // "1 event", "3 events"
 

@@ -2,7 +2,6 @@
 #include <openssl/crypto.h>
 #include <rapidjson/rapidjson.h>
 #include <spdlog/version.h>
-#include <sqlite3.h>
 #include <boost/version.hpp>
 #include <iostream>
 
@@ -10,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "webhook/app/config.hpp"
 #include "webhook/http/probe.hpp"
+#include "webhook/storage/event_queries.hpp"
 #include "webhook/version.hpp"
 
 namespace webhook::cli {
@@ -59,8 +59,8 @@ int cmd_version(const ArgList& argv, Io io) {
   }
   io.out << "webhook-receiver " << kVersion << " (" << kBuildType << ")\n"
          << "  boost " << BOOST_LIB_VERSION << ", " << OpenSSL_version(OPENSSL_VERSION)
-         << ", sqlite " << sqlite3_libversion() << ", spdlog " << SPDLOG_VER_MAJOR << "."
-         << SPDLOG_VER_MINOR << "." << SPDLOG_VER_PATCH << ", rapidjson "
+         << ", sqlite " << storage::sqlite_library_version() << ", spdlog " << SPDLOG_VER_MAJOR
+         << "." << SPDLOG_VER_MINOR << "." << SPDLOG_VER_PATCH << ", rapidjson "
          << RAPIDJSON_VERSION_STRING << "\n";
   return 0;
 }

@@ -6,8 +6,7 @@
 #include <ostream>
 
 #include "cli/events_support.hpp"
-#include "webhook/app/config.hpp"
-#include "webhook/storage/database.hpp"
+#include "cli/exit_codes.hpp"
 
 namespace webhook::cli::projections_cli {
 namespace {
@@ -18,24 +17,9 @@ constexpr std::int64_t kHourMs = 60 * kMinuteMs;
 
 }  // namespace
 
-int guarded(std::string_view command, Io io, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const UsageError& e) {
-    io.err << "webhook-receiver " << command << ": " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const app::ConfigError& e) {
-    io.err << "webhook-receiver " << command << ": configuration: " << e.what() << "\n";
-    return 2;
-  } catch (const storage::StorageError& e) {
-    io.err << "webhook-receiver " << command << ": " << e.what() << "\n";
-    return 1;
-  }
-}
-
 int run_actions(std::string_view command, const ArgList& argv, Io io, const char* help,
                 const std::vector<Action>& actions) {
-  return guarded(command, io, [&] {
+  return guarded(io.err, command, [&] {
     std::string names;
     for (const auto& [name, run] : actions) names += (names.empty() ? "" : ", ") + name;
     if (argv.empty()) throw UsageError("needs an action (" + names + ")");
@@ -69,11 +53,9 @@ std::string single_id(const Args& args, std::string_view action, std::string_vie
 int not_found(std::string_view command, Io io, std::string_view what, const std::string& id,
               const std::optional<std::string>& source, bool json) {
   if (json) io.out << "[]\n";
-  io.err << "webhook-receiver " << command << ": no " << what << " '"
-         << events_cli::printable(id, 80) << "'";
-  if (source) io.err << " in source '" << events_cli::printable(*source, 40) << "'";
-  io.err << "\n";
-  return 1;
+  std::string message = "no " + std::string(what) + " '" + events_cli::printable(id, 80) + "'";
+  if (source) message += " in source '" + events_cli::printable(*source, 40) + "'";
+  return report_failure(io.err, command, message);
 }
 
 // ---- text cells --------------------------------------------------------------------------------

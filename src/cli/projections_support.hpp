@@ -1,8 +1,9 @@
 #pragma once
 // Shared by the projection commands (src/cli/payments.cpp, reviews.cpp, customers.cpp,
-// compare.cpp; docs/operator-commands.md): error handling and exit codes, the --source flag and
-// the id argument, cells for the text output and a small JSON writer over RapidJSON. Built on
-// events_support.hpp (database, times, Table, printable, json_safe). Nothing here reads the clock.
+// compare.cpp; docs/operator-commands.md): the --source flag and the id argument, cells for the
+// text output and a small JSON writer over RapidJSON. Built on events_support.hpp (database,
+// times, Table, printable, json_safe); errors and exit codes are cli/exit_codes.hpp's. Nothing
+// here reads the clock.
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -24,11 +25,6 @@ namespace webhook::cli::projections_cli {
 
 inline constexpr const char* kSourceFlag = "--source";
 
-// Runs `body` and returns its exit code; a UsageError becomes exit 2 and one line
-// "webhook-receiver <command>: <message> (see --help)", an app::ConfigError exit 2, a
-// storage::StorageError exit 1 (a missing database, one not migrated). Other exceptions pass.
-int guarded(std::string_view command, Io io, const std::function<int()>& body);
-
 // --source S: nullopt when absent; an empty value is a UsageError.
 std::optional<std::string> source_flag(const Args& args);
 
@@ -44,8 +40,8 @@ int not_found(std::string_view command, Io io, std::string_view what, const std:
 // One action of a command ("list", "show") and what runs it on the arguments after its name.
 using Action = std::pair<std::string, std::function<int(const ArgList&)>>;
 
-// `<command> <action> ...` within guarded(): `--help` (or no action: a usage error) prints
-// `help`; an unknown action is a usage error naming the known ones.
+// `<command> <action> ...` within guarded() (cli/exit_codes.hpp): `--help` (or no action: a usage
+// error) prints `help`; an unknown action is a usage error naming the known ones.
 int run_actions(std::string_view command, const ArgList& argv, Io io, const char* help,
                 const std::vector<Action>& actions);
 

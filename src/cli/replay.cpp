@@ -18,6 +18,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
 #include "cli/replay_capture.hpp"
 #include "cli/replay_report.hpp"
 #include "cli/replay_sinks.hpp"
@@ -330,18 +331,7 @@ int replay_main(const ArgList& argv, Io io) {
 }  // namespace
 
 int cmd_replay(const ArgList& argv, Io io) {
-  try {
-    return replay_main(argv, io);
-  } catch (const UsageError& e) {
-    io.err << "webhook-receiver replay: " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const app::ConfigError& e) {
-    io.err << "webhook-receiver replay: configuration: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    io.err << "webhook-receiver replay: " << e.what() << "\n";
-    return 1;
-  }
+  return guarded(io.err, "replay", [&] { return replay_main(argv, io); });
 }
 
 }  // namespace webhook::cli

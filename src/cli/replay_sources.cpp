@@ -1,7 +1,6 @@
 #include "cli/replay_sources.hpp"
 
 #include <rapidjson/document.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +11,7 @@
 
 #include "cli/secrets.hpp"
 #include "webhook/storage/database.hpp"
+#include "webhook/storage/event_queries.hpp"
 #include "webhook/storage/payload_log.hpp"
 
 namespace webhook::cli::replay {
@@ -159,64 +159,43 @@ class JsonFilesSource final : public Source {
 
 // ---- a database -----------------------------------------------------------------------------
 
-constexpr const char* kSelectEvents = R"sql(
-SELECT id, source, event_type, status, body, request_id, received_at_ms, scheme
-FROM events WHERE id BETWEEN ?1 AND ?2 ORDER BY id
-)sql";
-constexpr const char* kCountEvents = "SELECT count(*) FROM events WHERE id BETWEEN ?1 AND ?2";
-
-std::string column_text(sqlite3_stmt* stmt, int column) {
-  const auto* bytes = sqlite3_column_blob(stmt, column);
-  const int size = sqlite3_column_bytes(stmt, column);
-  if (bytes == nullptr || size <= 0) return {};
-  return std::string(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
-}
-
+// The rows of `filter.id_range` in id order, through storage::EventQueries (the primary key).
 class DatabaseSource final : public Source {
  public:
   DatabaseSource(const std::string& path, const Filter& filter)
-      : path_(path),
-        db_(open_existing(path)),
-        lo_(filter.id_range ? filter.id_range->first : 0),
-        hi_(filter.id_range ? filter.id_range->second : std::numeric_limits<std::int64_t>::max()) {
-    sqlite3_stmt* count = prepare(kCountEvents);
-    sqlite3_bind_int64(count, 1, lo_);
-    sqlite3_bind_int64(count, 2, hi_);
-    if (sqlite3_step(count) == SQLITE_ROW) {
+      : path_(path), db_(open_existing(path)), queries_(db_) {
+    const std::int64_t lo = filter.id_range ? filter.id_range->first : 0;
+    const std::int64_t hi =
+        filter.id_range ? filter.id_range->second : std::numeric_limits<std::int64_t>::max();
+    try {
       total_ =
-          static_cast<std::uint64_t>(std::max<sqlite3_int64>(0, sqlite3_column_int64(count, 0)));
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, queries_.count_in_id_range(lo, hi)));
+      cursor_ = queries_.events_in_id_range(lo, hi);
+    } catch (const storage::StorageError& e) {
+      throw std::runtime_error(path_ + " is not a webhook-receiver database (" + e.what() + ")");
     }
-    sqlite3_finalize(count);
-    select_ = prepare(kSelectEvents);
-    sqlite3_bind_int64(select_, 1, lo_);
-    sqlite3_bind_int64(select_, 2, hi_);
   }
-  ~DatabaseSource() override { sqlite3_finalize(select_); }
-  DatabaseSource(const DatabaseSource&) = delete;
-  DatabaseSource& operator=(const DatabaseSource&) = delete;
 
   std::optional<Capture> next(Reporter&) override {
-    if (finished_) return std::nullopt;
-    const int rc = sqlite3_step(select_);
-    if (rc == SQLITE_DONE) {
-      finished_ = true;
-      return std::nullopt;
+    std::optional<storage::ReplayEvent> event;
+    try {
+      event = cursor_->next();
+    } catch (const storage::StorageError& e) {
+      throw std::runtime_error("reading " + path_ + ": " + e.what());
     }
-    if (rc != SQLITE_ROW) {
-      throw std::runtime_error("reading " + path_ + ": " + sqlite3_errmsg(db_.handle()));
-    }
+    if (!event) return std::nullopt;
     ++done_;
     Capture c;
-    c.event_id = sqlite3_column_int64(select_, 0);
+    c.event_id = event->id;
     c.origin = path_ + " event " + std::to_string(c.event_id);
-    c.source = column_text(select_, 1);
-    c.event_type = column_text(select_, 2);
-    c.status = column_text(select_, 3);
-    c.body = column_text(select_, 4);
-    c.request_id = column_text(select_, 5);
-    c.received_at_ms = sqlite3_column_int64(select_, 6);
+    c.source = std::move(event->source);
+    c.event_type = std::move(event->event_type);
+    c.status = std::move(event->status);
+    c.body = std::move(event->body);
+    c.request_id = std::move(event->request_id);
+    c.received_at_ms = event->received_at_ms;
     // Only what was verified, or accepted unsigned, is ever stored.
-    c.verification = column_text(select_, 7) == "none" ? "unsigned_allowed" : "verified";
+    c.verification = event->scheme == "none" ? "unsigned_allowed" : "verified";
     return c;
   }
 
@@ -229,22 +208,10 @@ class DatabaseSource final : public Source {
     return storage::Database::open(path, storage::Database::Mode::read_only);
   }
 
-  sqlite3_stmt* prepare(const char* sql) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_.handle(), sql, -1, &stmt, nullptr) != SQLITE_OK) {
-      const std::string why = sqlite3_errmsg(db_.handle());
-      sqlite3_finalize(stmt);
-      throw std::runtime_error(path_ + " is not a webhook-receiver database (" + why + ")");
-    }
-    return stmt;
-  }
-
   std::string path_;
   storage::Database db_;
-  std::int64_t lo_;
-  std::int64_t hi_;
-  sqlite3_stmt* select_ = nullptr;
-  bool finished_ = false;
+  storage::SqliteEventQueries queries_;           // over db_
+  std::unique_ptr<storage::EventCursor> cursor_;  // over queries_; goes first
   std::uint64_t total_ = 0;
   std::atomic<std::uint64_t> done_{0};
 };

@@ -60,11 +60,10 @@ int cmd_serve(const ArgList& argv, Io io) {
   try {
     application.start();
   } catch (const app::ConfigError&) {
-    throw;  // exit 2 with the key path, like any other configuration error
+    throw;  // exit 2 with the key path and no log line, like any other configuration error
   } catch (const std::exception& e) {
     log::error("start-up failed", {.detail = e.what()});
-    io.err << "webhook-receiver serve: " << e.what() << "\n";
-    return 1;
+    throw;  // run() prints the same text on stderr, exit 1
   }
   if (auto port_file = args.get("--port-file")) {
     std::ofstream(*port_file) << application.port() << "\n";

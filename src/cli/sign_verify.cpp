@@ -13,6 +13,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/exit_codes.hpp"
 #include "cli/secrets.hpp"
 #include "webhook/core/signature.hpp"
 
@@ -110,11 +111,6 @@ std::string curl_config(std::string_view body, std::string_view signature_header
   return config;
 }
 
-int usage_error(std::string_view command, const UsageError& e, Io io) {
-  io.err << "webhook-receiver " << command << ": " << e.what() << " (see --help)\n";
-  return 2;
-}
-
 int sign(const ArgList& argv, Io io) {
   const std::set<std::string> valued = {"--secret", "--secret-env", "--secret-file", "--scheme",
                                         "--output"};
@@ -138,8 +134,7 @@ int sign(const ArgList& argv, Io io) {
   if (args.has("--compact")) {
     auto compact = core::compact_json(body, false);
     if (!compact) {
-      io.err << "webhook-receiver sign: the payload is not valid JSON (--compact)\n";
-      return 1;
+      return report_failure(io.err, "sign", "the payload is not valid JSON (--compact)");
     }
     body = std::move(*compact);
   }
@@ -150,9 +145,9 @@ int sign(const ArgList& argv, Io io) {
   } else {
     auto signed_body = core::sign_body(secrets[0], body);
     if (!signed_body) {
-      io.err << "webhook-receiver sign: the body scheme needs a JSON object with at most one "
-                "top-level \"signature\"\n";
-      return 1;
+      return report_failure(io.err, "sign",
+                            "the body scheme needs a JSON object with at most one top-level "
+                            "\"signature\"");
     }
     body = std::move(*signed_body);
     signature = core::sign_header(secrets[0], core::raw_strip(body).value_or(std::string()));
@@ -164,9 +159,9 @@ int sign(const ArgList& argv, Io io) {
     io.out.write(body.data(), static_cast<std::streamsize>(body.size()));
   } else {
     if (body.find('\0') != std::string::npos) {
-      io.err << "webhook-receiver sign: a curl config cannot carry a NUL byte; use --output body "
-                "and curl --data-binary @FILE\n";
-      return 1;
+      return report_failure(io.err, "sign",
+                            "a curl config cannot carry a NUL byte; use --output body and curl "
+                            "--data-binary @FILE");
     }
     io.out << curl_config(body, scheme == "header" ? signature : std::string());
   }
@@ -199,7 +194,7 @@ int verify(const ArgList& argv, Io io) {
   if (!result.ok()) {
     io.out << "not authentic: " << core::to_string(result.status) << '\n';
     if (result.partial_match) io.out << "  (only one of the header and body signatures matched)\n";
-    return 1;
+    return kExitFailure;
   }
   io.out << "authentic: scheme=" << core::to_string(result.scheme)
          << " candidate=" << core::to_string(result.candidate) << " key_slot=" << result.key_slot
@@ -213,19 +208,11 @@ int verify(const ArgList& argv, Io io) {
 }  // namespace
 
 int cmd_sign(const ArgList& argv, Io io) {
-  try {
-    return sign(argv, io);
-  } catch (const UsageError& e) {
-    return usage_error("sign", e, io);
-  }
+  return guarded(io.err, "sign", [&] { return sign(argv, io); });
 }
 
 int cmd_verify(const ArgList& argv, Io io) {
-  try {
-    return verify(argv, io);
-  } catch (const UsageError& e) {
-    return usage_error("verify", e, io);
-  }
+  return guarded(io.err, "verify", [&] { return verify(argv, io); });
 }
 
 }  // namespace webhook::cli
