@@ -347,8 +347,9 @@ TEST_CASE(
   REQUIRE(deliver(client, fresh()).status == 200);
 
   // Another process takes the write lock, and prints once it holds it.
-  Process holder({shell, db}, {}, dir.file("sqlite3.out"), std::nullopt, true);
-  REQUIRE(holder.write_stdin("BEGIN IMMEDIATE;\nSELECT 'locked';\n"));
+  Process holder({shell, "-bail", db}, {}, dir.file("sqlite3.out"), std::nullopt, true);
+  // (It waits its turn if the receiver is writing, and stops at the first error.)
+  REQUIRE(holder.write_stdin(".timeout 5000\nBEGIN IMMEDIATE;\nSELECT 'locked';\n"));
   REQUIRE(wait_for_file_line(dir.file("sqlite3.out"), seconds(10)) == "locked");
   REQUIRE(write_lock_taken(db));
   const auto locked_at = SteadyClock::now();
