@@ -15,6 +15,7 @@
 #include "integration/durability_check.hpp"
 #include "integration/http_client.hpp"
 #include "integration/process.hpp"
+#include "integration/served_binary.hpp"
 #include "support/temp_dir.hpp"
 #include "webhook/core/signature.hpp"
 
@@ -24,41 +25,20 @@ namespace {
 
 const std::string kKey = "whsec_test_only_hostile_storage_0001";
 
-// A receiver binary on a config written into `dir`; stopped by PID (SIGKILL) when destroyed.
-class Served {
- public:
-  // `payload_log` is the JSON object of the "payload_log" key; the monitor samples rarely, so
-  // what a test sees comes from the request path, not from the background probe.
-  Served(const TempDir& dir, const std::string& payload_log) : dir_(dir) {
-    config_ = dir.file("config.json");
-    std::ofstream(config_) << R"({
-      "server": {"listen": "127.0.0.1:0", "io_threads": 2},
-      "storage": {"sqlite_path": ")"
-                           << dir.file("inbox.db") << R"("},
-      "payload_log": )" << payload_log
-                           << R"(,
-      "monitoring": {"backlog_sample_ms": 600000},
-      "logging": {"level": "warn"}
-    })";
-    start();
-  }
-
-  void start() {
-    const auto port = start_serving(process_, config_, {"WEBHOOK_RECEIVER_SECRET_KEYS=" + kKey},
-                                    log_path(), dir_.file("port"));
-    REQUIRE(port);
-    port_ = *port;
-  }
-  std::uint16_t port() const { return port_; }
-  Process& process() { return *process_; }
-  std::string log_path() const { return dir_.file("receiver.log"); }
-
- private:
-  const TempDir& dir_;
-  std::string config_;
-  std::unique_ptr<Process> process_;
-  std::uint16_t port_ = 0;
-};
+// The config of these tests: `payload_log` is the JSON object of the "payload_log" key; the
+// monitor samples rarely, so what a test sees comes from the request path, not from the
+// background probe.
+std::string config_with(const TempDir& dir, const std::string& payload_log) {
+  return R"({
+    "server": {"listen": "127.0.0.1:0", "io_threads": 2},
+    "storage": {"sqlite_path": ")" +
+         dir.file("inbox.db") + R"("},
+    "payload_log": )" +
+         payload_log + R"(,
+    "monitoring": {"backlog_sample_ms": 600000},
+    "logging": {"level": "warn"}
+  })";
+}
 
 std::string signed_body(int i) {
   return R"({"eventType":"transaction.status_changed","transaction":{"id":"tx-)" +
@@ -92,7 +72,7 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
 TEST_CASE("issue 10: once the -wal is deleted nothing is acknowledged, and kill -9 loses no 2xx",
           "[integration][hostile][storage]") {
   TempDir dir;
-  Served receiver(dir, R"({"path": ""})");
+  Served receiver(dir, config_with(dir, R"({"path": ""})"), kKey);
   std::vector<std::pair<long long, std::string>> acknowledged;
   HttpClient client(receiver.port());
   for (int i = 0; i < 20; ++i) {
@@ -134,8 +114,10 @@ TEST_CASE("issue 10: once the -wal is deleted nothing is acknowledged, and kill 
 TEST_CASE("issue 10: a payload log on a full device is counted, logged once and fails readiness",
           "[integration][hostile][payload_log]") {
   TempDir dir;
-  Served receiver(dir, R"({"path": "/dev/full", "unverified_path": ")" +
-                           dir.file("unverified.jsonl") + R"("})");
+  Served receiver(dir,
+                  config_with(dir, R"({"path": "/dev/full", "unverified_path": ")" +
+                                       dir.file("unverified.jsonl") + R"("})"),
+                  kKey);
   HttpClient client(receiver.port());
   constexpr int kDeliveries = 30;
   for (int i = 0; i < kDeliveries; ++i) {
@@ -159,7 +141,9 @@ TEST_CASE("issue 10: unsigned floods cannot rotate a verified capture out of the
   TempDir dir;
   const std::string log = dir.file("payloads.jsonl");
   // The smallest budget the config allows, so that before the fix two lines rotated it away.
-  Served receiver(dir, R"({"path": ")" + log + R"(", "max_bytes": 65536, "max_files": 2})");
+  Served receiver(
+      dir, config_with(dir, R"({"path": ")" + log + R"(", "max_bytes": 65536, "max_files": 2})"),
+      kKey);
   HttpClient client(receiver.port());
   const std::string verified = signed_body(1);
   REQUIRE(post_signed(client, verified).status == 200);

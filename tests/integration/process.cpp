@@ -1,11 +1,13 @@
 #include "integration/process.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -17,7 +19,8 @@ extern char** environ;
 namespace webhook::testing {
 
 Process::Process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 const std::string& log_path, std::optional<unsigned> max_open_files) {
+                 const std::string& log_path, std::optional<unsigned> max_open_files,
+                 bool pipe_stdin) {
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
   environment.insert(environment.end(), env.begin(), env.end());
@@ -27,9 +30,13 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
   for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
+  // Both ends close on exec: only the child's dup2 onto 0 survives into the program.
+  int stdin_pipe[2] = {-1, -1};
+  if (pipe_stdin && ::pipe2(stdin_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    if (pipe_stdin) ::dup2(stdin_pipe[0], 0);
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) {
       ::dup2(fd, 1);
@@ -43,9 +50,14 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
     ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
+  if (pipe_stdin) {
+    ::close(stdin_pipe[0]);
+    stdin_fd_ = stdin_pipe[1];
+  }
 }
 
 Process::~Process() {
+  close_stdin();
   if (pid_ > 0 && !reaped_) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -71,6 +83,33 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+bool Process::write_stdin(const std::string& text) {
+  // A child that already exited would raise SIGPIPE: hold it for this thread, write, then
+  // discard the one raised (if any) before unblocking, so a broken pipe is just `false`.
+  sigset_t pipe_only, previous;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+  std::size_t done = 0;
+  bool ok = stdin_fd_ >= 0;
+  while (ok && done < text.size()) {
+    const ssize_t n = ::write(stdin_fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  const timespec now{0, 0};
+  while (::sigtimedwait(&pipe_only, nullptr, &now) == SIGPIPE) {
+  }
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return ok;
+}
+
+void Process::close_stdin() {
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  stdin_fd_ = -1;
 }
 
 std::optional<std::string> wait_for_file_line(const std::string& path,

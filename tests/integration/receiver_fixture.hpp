@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "integration/inbox_rows.hpp"
 #include "support/temp_dir.hpp"
 #include "webhook/app/application.hpp"
 #include "webhook/app/config.hpp"
@@ -91,18 +92,7 @@ class Receiver {
   // The first column of the first row of `sql` as text ("NULL" for NULL, "" for no row), read
   // through its own read-only connection.
   std::string value(const std::string& sql) const {
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(config_.storage.sqlite_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_stmt* stmt = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      const auto* text = sqlite3_column_text(stmt, 0);
-      out = text == nullptr ? "NULL" : reinterpret_cast<const char*>(text);
-    }
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return out;
+    return db_value(config_.storage.sqlite_path, sql);
   }
 
   std::string body_of(long long event_id) const {
