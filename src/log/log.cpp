@@ -1,5 +1,5 @@
 // Logging facade (include/webhook/log/log.hpp): we build each whole line ourselves and hand it to
-// one spdlog logger with a stdout sink and pattern "%v", so spdlog only adds the newline, the
+// one spdlog logger with an ostream sink on std::cout and pattern "%v", so spdlog only adds the newline, the
 // locking and the flush. Level and format are atomics: enabled() is one relaxed load.
 //   text: "<ts> <level> <message> key=value ..."   (values with spaces, quotes, '=' quoted)
 //   json: {"ts":"...Z","level":"info","msg":"...",<non-empty fields>}
@@ -13,13 +13,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -47,8 +48,10 @@ struct Output {
 Output& output() {
   static Output* out = [] {
     auto* o = new Output;
-    o->logger = std::make_shared<spdlog::logger>("webhook-receiver",
-                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
+    // An ostream sink without forced flushes: lines collect in stdout's buffer (spdlog's
+    // stdout sink flushes every line, one write(2) each).
+    o->logger = std::make_shared<spdlog::logger>(
+        "webhook-receiver", std::make_shared<spdlog::sinks::ostream_sink_mt>(std::cout, false));
     o->logger->set_pattern("%v");
     o->logger->set_level(spdlog::level::trace);  // filtering is ours (enabled())
     // Warnings and errors are flushed at once; other lines collect in stdout's buffer and a

@@ -99,6 +99,16 @@ bool InboxWriter::enqueue_work(Work work) {
 
 bool InboxWriter::record(core::WorkItem item) { return enqueue_work(Work{std::move(item), {}}); }
 
+bool InboxWriter::record_all(std::vector<core::WorkItem> items) {
+  {
+    std::lock_guard lock(mutex_);
+    if (finished_) return false;
+    for (core::WorkItem& item : items) work_.push_back(Work{std::move(item), {}});
+  }
+  wake_.notify_one();
+  return true;
+}
+
 std::optional<core::WorkRecorded> InboxWriter::record_and_wait(core::WorkItem item) {
   auto waiter = std::make_shared<std::promise<std::optional<core::WorkRecorded>>>();
   std::future<std::optional<core::WorkRecorded>> answer = waiter->get_future();

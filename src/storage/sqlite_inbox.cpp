@@ -128,6 +128,12 @@ UPDATE events SET status = 'processing', attempts = ?2, updated_at_ms = ?3
 WHERE id = ?1 AND status IN ('pending', 'processing')
 )sql";
 
+// An attempt marked started that never ran (the pool stopped first).
+constexpr const char* kReleaseAttempt = R"sql(
+UPDATE events SET status = 'pending', attempts = ?2, updated_at_ms = ?3
+WHERE id = ?1 AND status = 'processing'
+)sql";
+
 // Recovery and catch-up: pending events after an id, in id order (events_pending walks them).
 constexpr const char* kLoadPending = R"sql(
 SELECT id, source, event_name, entity_kind, entity_id, state_token, event_type, status,
@@ -242,6 +248,7 @@ struct SqliteInbox::Statements {
         redrive_all(database, kRedriveAll),
         next_due(database, kNextDue),
         start_attempt(database, kStartAttempt),
+        release_attempt(database, kReleaseAttempt),
         savepoint(database, "SAVEPOINT item"),
         release(database, "RELEASE item"),
         rollback_to(database, "ROLLBACK TO item"),
@@ -304,6 +311,7 @@ struct SqliteInbox::Statements {
   Statement redrive_all;
   Statement next_due;
   Statement start_attempt;
+  Statement release_attempt;
   Statement savepoint;
   Statement release;
   Statement rollback_to;
@@ -332,8 +340,10 @@ core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
   out.kind = item.kind;
   const auto set_status = [&](WorkKind kind, std::string_view error) -> bool {
     switch (kind) {
-      case WorkKind::started: {
-        Statement::Use update(stmts_->start_attempt);
+      case WorkKind::started:
+      case WorkKind::released: {
+        Statement::Use update(kind == WorkKind::started ? stmts_->start_attempt
+                                                        : stmts_->release_attempt);
         update.integer(1, event.id);
         update.integer(2, item.attempts);
         update.integer(3, item.at_ms);

@@ -20,6 +20,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// A worker takes at most this many ready events at once; their results go to the writer
+// together unless handlers take longer than kFlushAfter.
+constexpr std::size_t kMaxBatch = 16;
+constexpr auto kFlushAfter = std::chrono::milliseconds(2);
+
 // last_error and log details are cut to this size (a downstream may answer with a whole page).
 constexpr std::size_t kMaxErrorBytes = 4096;
 
@@ -97,6 +102,7 @@ std::string_view outcome_of(core::WorkKind kind) {
       return "dead";
     case core::WorkKind::started:
     case core::WorkKind::apply:
+    case core::WorkKind::released:
       break;
   }
   return "";
@@ -229,7 +235,10 @@ void Dispatcher::work_recorded(std::span<const core::WorkRecorded> recorded) {
   {
     std::lock_guard lock(mutex_);
     for (const core::WorkRecorded& r : recorded) {
-      if (r.kind == core::WorkKind::started || r.kind == core::WorkKind::apply) continue;
+      if (r.kind == core::WorkKind::started || r.kind == core::WorkKind::apply ||
+          r.kind == core::WorkKind::released) {
+        continue;  // nothing to settle: a released event stays held, pending, for the restart
+      }
       recorded_.push_back(r);
       any = true;
     }
@@ -340,7 +349,9 @@ void Dispatcher::report(const std::vector<Settled>& settled) {
         log::error("dispatch observer threw", fields_of(event, s.outcome, e.what()));
       }
     }
-    if (s.outcome == "done" ? !log::enabled(log::Level::info) : false) continue;
+    // A done event is logged at debug: the "log" handler and the metrics already account for it,
+    // and a line per event is a large share of a busy receiver's work.
+    if (s.outcome == "done" && !log::enabled(log::Level::debug)) continue;
     const std::string attempt = "attempt " + std::to_string(s.attempt.attempts);
     const std::string by =
         s.attempt.failed_handler.empty() ? "" : " (handler " + s.attempt.failed_handler + ")";
@@ -354,7 +365,7 @@ void Dispatcher::report(const std::vector<Settled>& settled) {
     } else if (s.outcome == "unhandled") {
       log::info("event unhandled: no route for its type", fields_of(event, s.outcome, ""));
     } else {
-      log::info("event done", fields_of(event, s.outcome, attempt));
+      log::debug("event done", fields_of(event, s.outcome, attempt));
     }
   }
 }
@@ -362,10 +373,15 @@ void Dispatcher::report(const std::vector<Settled>& settled) {
 // Reads pending events after the horizon back from the database, in id order, while there is
 // room; live again once it has caught up with what the writer handed over meanwhile. Returns the
 // number read. Called with `lock` held; releases it around the read.
+// Why that is exact: the writer hands an event over only after its commit, so an event dropped
+// before a read began is visible to that read; a read that returns less than it asked for has
+// seen every pending event it could, and when nothing was dropped while it ran, nothing pending
+// is missing from memory.
 std::size_t Dispatcher::catch_up(std::unique_lock<std::mutex>& lock) {
   std::size_t read = 0;
   while (!live_ && !stopping_ && held_ < options_.max_events_in_memory) {
     const std::int64_t after = horizon_;
+    const std::int64_t dropped_before = dropped_max_id_;
     const std::size_t room = std::min(options_.load_batch, options_.max_events_in_memory - held_);
     lock.unlock();
     std::vector<core::StoredEvent> events;
@@ -393,7 +409,10 @@ std::size_t Dispatcher::catch_up(std::unique_lock<std::mutex>& lock) {
       ++read;
     }
     stats_.loaded += events.size();
-    if (events.size() < room && horizon_ >= dropped_max_id_) live_ = true;
+    if (events.size() < room && dropped_max_id_ == dropped_before) {
+      horizon_ = std::max(horizon_, dropped_before);
+      live_ = true;
+    }
   }
   return read;
 }
@@ -467,45 +486,99 @@ void Dispatcher::dispatch_loop() {
   settle_locked(clock_.now_ms());
 }
 
+// Takes a share of the ready events (at most kMaxBatch) per wake-up and runs them in order, so
+// that a burst costs one hand-off to the writer per batch, not two per event.
 void Dispatcher::worker_loop() {
+  std::vector<Ready> batch;
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_workers_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
     if (ready_.empty()) return;  // stopping
-    Ready ready = std::move(ready_.front());
-    ready_.pop_front();
-    ++in_flight_;
+    const auto threads = static_cast<std::size_t>(std::max(1, options_.threads));
+    const std::size_t take =
+        std::clamp<std::size_t>((ready_.size() + threads - 1) / threads, 1, kMaxBatch);
+    for (std::size_t i = 0; i < take && !ready_.empty(); ++i) {
+      batch.push_back(std::move(ready_.front()));
+      ready_.pop_front();
+    }
+    in_flight_ += batch.size();
+    if (!ready_.empty()) wake_workers_.notify_one();  // more for another worker
     lock.unlock();
     try {
-      attempt(std::move(ready));
+      run_batch(batch);
     } catch (const std::exception& e) {  // allocation failure and the like: keep the thread
-      log::error("running an event failed", {.detail = e.what()});
+      log::error("running events failed", {.detail = e.what()});
     } catch (...) {
-      log::error("running an event failed", {.detail = "non-standard exception"});
+      log::error("running events failed", {.detail = "non-standard exception"});
     }
     lock.lock();
-    --in_flight_;
+    in_flight_ -= batch.size();
+    batch.clear();
     if (in_flight_ == 0) idle_.notify_all();
   }
 }
 
-void Dispatcher::attempt(Ready ready) {
-  const EventPtr& event = ready.slot.event;
-  const int attempts = ready.slot.attempts + 1;
+void Dispatcher::run_batch(std::vector<Ready>& batch) {
+  // 1. The attempts are counted before any handler runs (a crash mid-handler still counts).
   const std::int64_t started_at_ms = clock_.now_ms();
-  // 1. The attempt is counted before any handler runs (a crash mid-handler still counts it).
-  core::WorkItem start;
-  start.event = event;
-  start.kind = core::WorkKind::started;
-  start.attempts = attempts;
-  start.at_ms = started_at_ms;
-  if (!queue_.record(std::move(start))) return;  // the writer stopped: runs after the restart
+  std::vector<core::WorkItem> items;
+  items.reserve(batch.size());
+  for (const Ready& ready : batch) {
+    core::WorkItem start;
+    start.event = ready.slot.event;
+    start.kind = core::WorkKind::started;
+    start.attempts = ready.slot.attempts + 1;
+    start.at_ms = started_at_ms;
+    items.push_back(std::move(start));
+  }
+  if (!queue_.record_all(std::move(items))) return;  // the writer stopped: run after restart
   {
     std::lock_guard lock(mutex_);
-    ++stats_.started;
+    stats_.started += batch.size();
   }
+  // 2. Run them; the results go to the writer together, or sooner once handlers take time, so
+  // a slow handler does not hold back the results of the fast ones before it.
+  std::vector<core::WorkItem> results;
+  std::vector<std::int64_t> ids;
+  auto oldest = std::chrono::steady_clock::now();
+  const auto flush = [&] {
+    if (results.empty()) return;
+    if (!queue_.record_all(std::move(results))) {
+      std::lock_guard lock(mutex_);
+      for (const std::int64_t id : ids) running_attempts_.erase(id);  // runs after restart
+    }
+    results.clear();
+    ids.clear();
+  };
+  for (Ready& ready : batch) {
+    bool stopping = false;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      // stop() came while this batch ran: the rest never runs here; its attempts are taken back.
+      core::WorkItem release;
+      release.event = ready.slot.event;
+      release.kind = core::WorkKind::released;
+      release.attempts = ready.slot.attempts;
+      release.at_ms = clock_.now_ms();
+      results.push_back(std::move(release));
+      continue;
+    }
+    if (results.empty()) oldest = std::chrono::steady_clock::now();
+    ids.push_back(ready.slot.event->id);
+    results.push_back(attempt(std::move(ready), started_at_ms));
+    if (std::chrono::steady_clock::now() - oldest > kFlushAfter) flush();
+  }
+  flush();
+}
 
-  // 2. Run the route.
+core::WorkItem Dispatcher::attempt(Ready ready, std::int64_t started_at_ms) {
+  const EventPtr& event = ready.slot.event;
+  const int attempts = ready.slot.attempts + 1;
+
+  // 1. Run the route.
   const auto started = std::chrono::steady_clock::now();
   const core::RouteRule* route = routes_.match(event->event_type);
   HandlerContext context(queue_, event);
@@ -519,7 +592,7 @@ void Dispatcher::attempt(Ready ready) {
   run.handler_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  // 3. Decide the outcome, and the fallback should a projection change fail at commit.
+  // 2. Decide the outcome, and the fallback should a projection change fail at commit.
   const std::int64_t now = clock_.now_ms();
   core::WorkItem item;
   item.event = event;
@@ -560,16 +633,10 @@ void Dispatcher::attempt(Ready ready) {
   item.error = run.error;
   run.outcome = outcome_of(item.kind);
 
-  // 4. Record it; the entity moves on once it has committed (work_recorded, settle_locked).
-  const std::int64_t id = event->id;
-  {
-    std::lock_guard lock(mutex_);
-    running_attempts_[id] = std::move(run);
-  }
-  if (!queue_.record(std::move(item))) {
-    std::lock_guard lock(mutex_);
-    running_attempts_.erase(id);  // the writer stopped: the event runs again after the restart
-  }
+  // 3. The entity moves on once the result has committed (work_recorded, settle_locked).
+  std::lock_guard lock(mutex_);
+  running_attempts_[event->id] = std::move(run);
+  return item;
 }
 
 std::size_t Dispatcher::run_once() {
@@ -591,11 +658,12 @@ std::size_t Dispatcher::run_once() {
       continue;
     }
     if (ready_.empty()) break;
-    Ready ready = std::move(ready_.front());
+    std::vector<Ready> batch;
+    batch.push_back(std::move(ready_.front()));
     ready_.pop_front();
     ++in_flight_;
     lock.unlock();
-    attempt(std::move(ready));
+    run_batch(batch);
     ++attempts;
     lock.lock();
     --in_flight_;

@@ -24,9 +24,9 @@ class PaymentsHandler final : public ProjectionHandler {
  public:
   HandlerResult handle_in(const core::StoredEvent& event, HandlerContext& context) override {
     if (event.entity_kind != "transaction") return HandlerResult::success();
-    auto facts = core::payment_facts(event.body);
+    const auto& facts = context.payment_facts();
     if (!facts) return HandlerResult::success();  // no transaction object: nothing to keep
-    context.change({.kind = core::ProjectionChange::Kind::payment, .payment = std::move(*facts)});
+    context.change({.kind = core::ProjectionChange::Kind::payment, .payment = *facts});
     return HandlerResult::success();
   }
 };
@@ -49,7 +49,7 @@ class ReviewsHandler final : public ProjectionHandler {
 
   HandlerResult handle_in(const core::StoredEvent& event, HandlerContext& context) override {
     if (event.entity_kind != "transaction") return HandlerResult::success();
-    auto facts = core::payment_facts(event.body);
+    std::optional<core::PaymentFacts> facts = context.payment_facts();
     if (!facts) return HandlerResult::success();
     const bool notify = options_.notify != nullptr;
     const bool may_open =

@@ -241,6 +241,17 @@ class MemoryInbox final : public core::Inbox, public core::BatchStore {
         }
         break;
       }
+      case WorkKind::released: {
+        std::lock_guard lock(mutex_);
+        core::StoredEvent& e = events_.at(static_cast<std::size_t>(out.event_id - 1));
+        out.recorded = e.status == core::kStatusProcessing;
+        if (out.recorded) {
+          e.status = core::kStatusPending;
+          e.attempts = item.attempts;
+          e.updated_at_ms = item.at_ms;
+        }
+        break;
+      }
       case WorkKind::apply:
         out.recorded = true;
         break;

@@ -293,22 +293,21 @@ TEST_CASE("stop() with a handler past stop_timeout leaves unfinished events to t
   LogCapture logs;
   dispatcher.start();
 
-  // One worker holds tx-1 in the handler (its attempt marked); tx-2 and tx-3 wait their turn.
+  // The one worker holds tx-1 in the handler (its attempt marked); tx-2 and tx-3 wait their
+  // turn (in its batch, or in the ready queue).
   REQUIRE(wait_until([&] { return gate.entered() == 1 && status_of(inbox, held) == "processing"; }));
-  CHECK(dispatcher.stats().started == 1);
   CHECK(dispatcher.held() == 3);
 
   dispatcher.stop();  // returns after stop_timeout although the handler still runs
   CHECK(dispatcher.running());
   CHECK(logs.contains("handlers still running after stop_timeout"));
-  for (const auto id : {queued_a, queued_b}) CHECK(status_of(inbox, id) == "pending");
 
   gate.open();
   dispatcher.stop();  // the handler has returned (or does so now): its thread is joined
   CHECK_FALSE(dispatcher.running());
   pool.writer.stop();  // the late result, if recorded before this, is written
   CHECK(gate.entered() == 1);
-  // Never started: still pending with no attempt, to run after a restart.
+  // Never run: pending again with no attempt counted, to run after a restart.
   for (const auto id : {queued_a, queued_b}) {
     CHECK(status_of(inbox, id) == "pending");
     CHECK(inbox.find_event(id)->attempts == 0);

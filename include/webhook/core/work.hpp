@@ -77,6 +77,7 @@ enum class WorkKind {
   unhandled,  // no route for the event's type
   retry,      // back to pending, due at next_attempt_at_ms, with `error`
   dead,       // a dead letter, with `error`
+  released,   // started but never run (stop): pending again, attempts = WorkItem::attempts
 };
 
 struct WorkItem {
@@ -149,6 +150,8 @@ class WorkQueue {
   // Queues `item` for the writer's next transaction; WorkListener::work_recorded() reports it.
   // False when the writer has stopped (the item is dropped: the event runs again at start-up).
   virtual bool record(WorkItem item) = 0;
+  // The same for several items at once, in order (one hand-off for a worker's batch).
+  virtual bool record_all(std::vector<WorkItem> items) = 0;
   // Records `item` (kind apply) and waits until it has committed. nullopt when it could not be
   // committed (the writer stopped, or storage failed).
   virtual std::optional<WorkRecorded> record_and_wait(WorkItem item) = 0;

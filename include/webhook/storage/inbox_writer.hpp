@@ -69,6 +69,7 @@ class InboxWriter final : public core::DeliverySink, public core::WorkQueue {
   void set_listener(core::WorkListener* listener) override;
   std::vector<core::StoredEvent> load_pending(std::int64_t after_id, std::size_t limit) override;
   bool record(core::WorkItem item) override;
+  bool record_all(std::vector<core::WorkItem> items) override;
   std::optional<core::WorkRecorded> record_and_wait(core::WorkItem item) override;
 
   // Writes everything already queued, then joins the thread. Idempotent.

@@ -133,7 +133,8 @@ class Dispatcher final : public core::WorkListener {
 
   void dispatch_loop();
   void worker_loop();
-  void attempt(Ready ready);
+  void run_batch(std::vector<Ready>& batch);
+  core::WorkItem attempt(Ready ready, std::int64_t started_at_ms);
   // Under mutex_:
   void add_locked(EventPtr event, int attempts, std::int64_t due_ms);
   void schedule_locked(const std::string& key, Entity& entity, std::int64_t now_ms);

@@ -52,11 +52,22 @@ class HandlerContext {
     return queue_.record_and_wait(std::move(item));
   }
   std::vector<core::ProjectionChange>& changes() { return changes_; }
+  // The event's transaction facts, read from the body once per attempt however many handlers
+  // of the route ask (nullopt: no transaction object).
+  const std::optional<core::PaymentFacts>& payment_facts() {
+    if (!facts_read_) {
+      facts_ = core::payment_facts(event_->body);
+      facts_read_ = true;
+    }
+    return facts_;
+  }
 
  private:
   core::WorkQueue& queue_;
   std::shared_ptr<const core::StoredEvent> event_;
   std::vector<core::ProjectionChange> changes_;
+  bool facts_read_ = false;
+  std::optional<core::PaymentFacts> facts_;
 };
 
 class Handler {

@@ -21,6 +21,12 @@ class InlineWorkQueue final : public core::WorkQueue {
     return store_.load_pending(after_id, limit);
   }
   bool record(core::WorkItem item) override { return write(item).has_value(); }
+  bool record_all(std::vector<core::WorkItem> items) override {
+    for (const core::WorkItem& item : items) {
+      if (!write(item)) return false;
+    }
+    return true;
+  }
   std::optional<core::WorkRecorded> record_and_wait(core::WorkItem item) override {
     return write(item);
   }
