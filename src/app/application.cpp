@@ -125,8 +125,8 @@ void Application::start() {
   // 2. The one write path: one writer thread owns every write (deliveries, attempts, results and
   // their projection changes); the worker pool reads back from the database on a read
   // connection of its own, so that never waits for a transaction.
-  auto read_db = storage::Database::open(
-      c.storage.sqlite_path, storage::Database::Mode::read_write, c.storage.busy_timeout_ms);
+  auto read_db = storage::Database::open(c.storage.sqlite_path, storage::Database::Mode::read_write,
+                                         c.storage.busy_timeout_ms);
   a.reader = std::make_unique<storage::SqliteInbox>(std::move(read_db));
   storage::PayloadLog::Options payloads;
   payloads.path = c.payload_log.path;

@@ -9,8 +9,8 @@
 #include <chrono>
 
 #include "http/server_impl.hpp"
-#include "webhook/log/log.hpp"
 #include "webhook/core/work.hpp"
+#include "webhook/log/log.hpp"
 #include "webhook/storage/payload_log.hpp"
 
 namespace webhook::http {

@@ -1,6 +1,6 @@
 // Logging facade (include/webhook/log/log.hpp): we build each whole line ourselves and hand it to
-// one spdlog logger with an ostream sink on std::cout and pattern "%v", so spdlog only adds the newline, the
-// locking and the flush. Level and format are atomics: enabled() is one relaxed load.
+// one spdlog logger with an ostream sink on std::cout and pattern "%v", so spdlog only adds the
+// newline, the locking and the flush. Level and format are atomics: enabled() is one relaxed load.
 //   text: "<ts> <level> <message> key=value ..."   (values with spaces, quotes, '=' quoted)
 //   json: {"ts":"...Z","level":"info","msg":"...",<non-empty fields>}
 // Strings are made valid UTF-8 (invalid bytes become U+FFFD) and control characters escaped,
@@ -40,7 +40,7 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(200);
 struct Output {
   std::shared_ptr<spdlog::logger> logger;
   std::mutex sink_mutex;
-  LineSink sink;                     // guarded by sink_mutex
+  LineSink sink;                       // guarded by sink_mutex
   std::atomic<bool> unflushed{false};  // a line below warn was written since the last flush
 };
 

@@ -188,7 +188,9 @@ void InboxWriter::run() {
         completions.push_back(std::move(queue_.front().done));
         queue_.pop_front();
       }
-      const std::size_t m = std::min(work_budget, work_.size());
+      const std::size_t budget =
+          n > 0 ? std::max<std::size_t>(1, options_.work_budget_with_deliveries) : work_budget;
+      const std::size_t m = std::min(budget, work_.size());
       for (std::size_t i = 0; i < m; ++i) {
         work.push_back(std::move(work_.front().item));
         waiters.push_back(std::move(work_.front().waiter));

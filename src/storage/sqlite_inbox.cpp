@@ -283,6 +283,27 @@ struct SqliteInbox::Statements {
     return core::StoreResult::duplicate(select.column_int(0));
   }
 
+  // A processing event back to pending, due at `due_ms`; false when it was not processing.
+  bool retry(std::int64_t id, std::int64_t due_ms, std::string_view error, std::int64_t now_ms) {
+    Statement::Use update(schedule_retry);
+    update.integer(1, id);
+    update.integer(2, due_ms);
+    update.text(3, error);
+    update.integer(4, now_ms);
+    update.step();
+    return changed_rows(db_) == 1;
+  }
+
+  // A processing event to dead with `error`; false when it was not processing.
+  bool dead(std::int64_t id, std::string_view error, std::int64_t now_ms) {
+    Statement::Use update(mark_dead);
+    update.integer(1, id);
+    update.text(2, error);
+    update.integer(3, now_ms);
+    update.step();
+    return changed_rows(db_) == 1;
+  }
+
   // A processing event to `status` (done or unhandled); false when it was not processing.
   bool finish(std::int64_t id, std::string_view status, std::int64_t now_ms) {
     Statement::Use update(mark_finished);
@@ -356,23 +377,10 @@ core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
         return stmts_->finish(event.id, core::kStatusDone, item.at_ms);
       case WorkKind::unhandled:
         return stmts_->finish(event.id, core::kStatusUnhandled, item.at_ms);
-      case WorkKind::retry: {
-        Statement::Use update(stmts_->schedule_retry);
-        update.integer(1, event.id);
-        update.integer(2, item.next_attempt_at_ms);
-        update.text(3, error);
-        update.integer(4, item.at_ms);
-        update.step();
-        return changed_rows(db_.handle()) == 1;
-      }
-      case WorkKind::dead: {
-        Statement::Use update(stmts_->mark_dead);
-        update.integer(1, event.id);
-        update.text(2, error);
-        update.integer(3, item.at_ms);
-        update.step();
-        return changed_rows(db_.handle()) == 1;
-      }
+      case WorkKind::retry:
+        return stmts_->retry(event.id, item.next_attempt_at_ms, error, item.at_ms);
+      case WorkKind::dead:
+        return stmts_->dead(event.id, error, item.at_ms);
     }
     return false;
   };
@@ -609,23 +617,12 @@ bool SqliteInbox::mark_unhandled(std::int64_t id, std::int64_t now_ms) {
 bool SqliteInbox::schedule_retry(std::int64_t id, std::int64_t next_attempt_at_ms,
                                  std::string_view error, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  Statement::Use update(stmts_->schedule_retry);
-  update.integer(1, id);
-  update.integer(2, next_attempt_at_ms);
-  update.text(3, error);
-  update.integer(4, now_ms);
-  update.step();
-  return changed_rows(db_.handle()) == 1;
+  return stmts_->retry(id, next_attempt_at_ms, error, now_ms);
 }
 
 bool SqliteInbox::mark_dead(std::int64_t id, std::string_view error, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  Statement::Use update(stmts_->mark_dead);
-  update.integer(1, id);
-  update.text(2, error);
-  update.integer(3, now_ms);
-  update.step();
-  return changed_rows(db_.handle()) == 1;
+  return stmts_->dead(id, error, now_ms);
 }
 
 std::size_t SqliteInbox::release_claims(std::int64_t now_ms) {

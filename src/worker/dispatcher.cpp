@@ -110,10 +110,10 @@ std::string_view outcome_of(core::WorkKind kind) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(core::WorkQueue& queue, core::RouteTable routes, const HandlerRegistry& handlers,
-                       core::RetryPolicy default_retry, const core::Clock& clock,
-                       std::function<double()> jitter, DispatcherOptions options,
-                       DispatchObserver observer)
+Dispatcher::Dispatcher(core::WorkQueue& queue, core::RouteTable routes,
+                       const HandlerRegistry& handlers, core::RetryPolicy default_retry,
+                       const core::Clock& clock, std::function<double()> jitter,
+                       DispatcherOptions options, DispatchObserver observer)
     : queue_(queue),
       routes_(std::move(routes)),
       handlers_(handlers),
@@ -343,8 +343,8 @@ void Dispatcher::report(const std::vector<Settled>& settled) {
     }
     if (observer_) {
       try {
-        observer_(DispatchReport{event, s.outcome, s.attempt.handler_seconds,
-                                 s.attempt.started_at_ms});
+        observer_(
+            DispatchReport{event, s.outcome, s.attempt.handler_seconds, s.attempt.started_at_ms});
       } catch (const std::exception& e) {
         log::error("dispatch observer threw", fields_of(event, s.outcome, e.what()));
       }
@@ -457,20 +457,26 @@ void Dispatcher::rescan(std::unique_lock<std::mutex>& lock) {
   }
 }
 
+// Settles what committed and fires due retries under `lock`, then reports the settled results
+// with the lock released. True when anything was settled.
+bool Dispatcher::settle_and_fire(std::unique_lock<std::mutex>& lock) {
+  const std::int64_t now = clock_.now_ms();
+  const std::vector<Settled> settled = settle_locked(now);
+  fire_timers_locked(now);
+  if (settled.empty()) return false;
+  lock.unlock();
+  report(settled);
+  lock.lock();
+  return true;
+}
+
 // Settle what committed, fire due retries, read back from the database when behind, then sleep
 // until something happens or the next retry falls due.
 void Dispatcher::dispatch_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     notified_ = false;
-    const std::int64_t now = clock_.now_ms();
-    std::vector<Settled> settled = settle_locked(now);
-    fire_timers_locked(now);
-    if (!settled.empty()) {
-      lock.unlock();
-      report(settled);
-      lock.lock();
-    }
+    settle_and_fire(lock);
     if (rescan_) rescan(lock);
     if (!live_) catch_up(lock);
     if (notified_ || stopping_) continue;
@@ -586,9 +592,9 @@ core::WorkItem Dispatcher::attempt(Ready ready, std::int64_t started_at_ms) {
   run.entity = std::move(ready.entity);
   run.attempts = attempts;
   run.started_at_ms = started_at_ms;
-  const HandlerResult result = route != nullptr
-                                   ? run_route(*route, handlers_, *event, context, run.failed_handler)
-                                   : HandlerResult::success();
+  const HandlerResult result =
+      route != nullptr ? run_route(*route, handlers_, *event, context, run.failed_handler)
+                       : HandlerResult::success();
   run.handler_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -628,7 +634,8 @@ core::WorkItem Dispatcher::attempt(Ready ready, std::int64_t started_at_ms) {
     run.error = truncate_error(result.error);
   } else {
     run.error = truncate_error(result.error);
-    item.kind = retry_or_dead(policy.next_delay(attempts, jitter, result.retry_after), result.error);
+    item.kind =
+        retry_or_dead(policy.next_delay(attempts, jitter, result.retry_after), result.error);
   }
   item.error = run.error;
   run.outcome = outcome_of(item.kind);
@@ -648,15 +655,7 @@ std::size_t Dispatcher::run_once() {
   catch_up(lock);
   rescan(lock);
   for (;;) {
-    const std::int64_t now = clock_.now_ms();
-    std::vector<Settled> settled = settle_locked(now);
-    fire_timers_locked(now);
-    if (!settled.empty()) {
-      lock.unlock();
-      report(settled);
-      lock.lock();
-      continue;
-    }
+    if (settle_and_fire(lock)) continue;
     if (ready_.empty()) break;
     std::vector<Ready> batch;
     batch.push_back(std::move(ready_.front()));

@@ -62,9 +62,10 @@ class ReviewsHandler final : public ProjectionHandler {
     // (its own commit; applying it again changes nothing), then notify, then mark it notified
     // with the event's result.
     const std::string transaction_id = facts->transaction_id;
-    const auto applied = context.apply_now(
-        {.kind = core::ProjectionChange::Kind::review, .payment = std::move(*facts), .notify = true},
-        clock_.now_ms());
+    const auto applied = context.apply_now({.kind = core::ProjectionChange::Kind::review,
+                                            .payment = std::move(*facts),
+                                            .notify = true},
+                                           clock_.now_ms());
     if (!applied) return HandlerResult::retry("review: the projection could not be recorded");
     if (!applied->error.empty()) return HandlerResult::retry("review: " + applied->error);
     if (!applied->notification_owed) return HandlerResult::success();

@@ -115,8 +115,8 @@ TEST_CASE("a projection change that fails rolls back only its own event", "[writ
   CHECK(poisoned.next_attempt_at_ms == 5000);
   CHECK(poisoned.last_error.find("poisoned for the test") != std::string::npos);
   CHECK(value(inbox.database(), "SELECT count(*) FROM payments") == "2");
-  CHECK(value(inbox.database(),
-              "SELECT count(*) FROM payments WHERE transaction_id = 'POISON'") == "0");
+  CHECK(value(inbox.database(), "SELECT count(*) FROM payments WHERE transaction_id = 'POISON'") ==
+        "0");
 }
 
 TEST_CASE("load_pending reads pending events after an id, in id order", "[write_batch]") {

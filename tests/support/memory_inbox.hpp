@@ -11,10 +11,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <utility>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "webhook/core/inbox.hpp"
@@ -226,7 +226,8 @@ class MemoryInbox final : public core::Inbox, public core::BatchStore {
       out.error = "simulated projection failure";
     } else {
       std::lock_guard lock(mutex_);
-      for (const core::ProjectionChange& c : item.changes) changes_.emplace_back(out.event_id, c.kind);
+      for (const core::ProjectionChange& c : item.changes)
+        changes_.emplace_back(out.event_id, c.kind);
     }
     const std::string_view error = out.error.empty() ? std::string_view(item.error) : out.error;
     switch (out.kind) {
@@ -272,7 +273,8 @@ class MemoryInbox final : public core::Inbox, public core::BatchStore {
   }
 
   std::mutex mutex_;
-  std::vector<std::pair<std::int64_t, core::ProjectionChange::Kind>> changes_;  // GUARDED_BY(mutex_)
+  std::vector<std::pair<std::int64_t, core::ProjectionChange::Kind>>
+      changes_;                            // GUARDED_BY(mutex_)
   std::map<KeyTuple, std::int64_t> ids_;   // GUARDED_BY(mutex_)
   std::vector<core::StoredEvent> events_;  // GUARDED_BY(mutex_); id = index + 1
 };

@@ -33,10 +33,10 @@ using webhook::core::Delivery;
 using webhook::core::RetryPolicy;
 using webhook::core::RouteTable;
 using webhook::core::StoredEvent;
+using webhook::storage::InboxWriter;
 using webhook::test::make_delivery;
 using webhook::test::MemoryInbox;
 using webhook::testing::wait_until;
-using webhook::storage::InboxWriter;
 using webhook::worker::Dispatcher;
 using webhook::worker::DispatcherOptions;
 using webhook::worker::Handler;
@@ -158,14 +158,16 @@ struct Pool {
   Pool(webhook::core::BatchStore& store, const HandlerRegistry& handlers, DispatcherOptions options,
        RetryPolicy policy = RetryPolicy{})
       : writer(store, writer_options()),
-        dispatcher(writer, all_to_test(), handlers, policy, clock, [] { return 0.0; }, options) {}
+        dispatcher(
+            writer, all_to_test(), handlers, policy, clock, [] { return 0.0; }, options) {}
   static InboxWriter::Options writer_options() {
     InboxWriter::Options o;
     o.outside_check = 20ms;
     o.failure_pause = 10ms;
     return o;
   }
-  void submit(Delivery d) { REQUIRE(writer.submit(std::move(d), {})); }
+  // Any thread (no assertion here: Catch is not thread-safe); false when the writer refused.
+  bool submit(Delivery d) { return writer.submit(std::move(d), {}); }
   void stop() {
     dispatcher.stop();
     writer.stop();
@@ -240,6 +242,7 @@ TEST_CASE("events of one entity are handled in arrival order while entities run 
   REQUIRE(dispatcher.running());
 
   std::latch go(kSubmitters);
+  std::atomic<int> refused{0};
   std::vector<std::thread> submitters;
   for (int s = 0; s < kSubmitters; ++s) {
     submitters.emplace_back([&, s] {
@@ -248,13 +251,16 @@ TEST_CASE("events of one entity are handled in arrival order while entities run 
         for (int i = 0; i < kBatchSize; ++i) {
           const int n = (s * kBatches + b) * kBatchSize + i;
           // The state token carries the submitter's sequence number and keeps every key unique.
-          pool.submit(make_delivery("tx-" + std::to_string((n + s) % kEntities), "payment.settled",
-                                    "seq-" + std::to_string(n)));
+          if (!pool.submit(make_delivery("tx-" + std::to_string((n + s) % kEntities),
+                                         "payment.settled", "seq-" + std::to_string(n)))) {
+            ++refused;
+          }
         }
       }
     });
   }
   for (std::thread& t : submitters) t.join();
+  REQUIRE(refused == 0);
 
   REQUIRE(wait_until([&] { return dispatcher.stats().done == kTotal; }, 60s));
   pool.stop();
@@ -295,7 +301,8 @@ TEST_CASE("stop() with a handler past stop_timeout leaves unfinished events to t
 
   // The one worker holds tx-1 in the handler (its attempt marked); tx-2 and tx-3 wait their
   // turn (in its batch, or in the ready queue).
-  REQUIRE(wait_until([&] { return gate.entered() == 1 && status_of(inbox, held) == "processing"; }));
+  REQUIRE(
+      wait_until([&] { return gate.entered() == 1 && status_of(inbox, held) == "processing"; }));
   CHECK(dispatcher.held() == 3);
 
   dispatcher.stop();  // returns after stop_timeout although the handler still runs
@@ -361,10 +368,10 @@ TEST_CASE("a retry falls due without a notify", "[dispatcher][threads][retry]") 
   const HandlerRegistry handlers = registry_with(std::make_unique<FailOnceHandler>());
   Pool pool(inbox, handlers, threaded(2));
   pool.dispatcher.start();
-  pool.submit(make_delivery("tx-1"));
+  REQUIRE(pool.submit(make_delivery("tx-1")));
   // idle_poll is 60 s: only the due time of the retry (Retry-After 50 ms) can wake it in time.
-  REQUIRE(wait_until([&] { return inbox.count_events() == 1 && status_of(inbox, 1) == "done"; },
-                     10s));
+  REQUIRE(
+      wait_until([&] { return inbox.count_events() == 1 && status_of(inbox, 1) == "done"; }, 10s));
   CHECK(inbox.find_event(1)->attempts == 2);
   CHECK(pool.dispatcher.stats().retried == 1);
 }
@@ -398,8 +405,8 @@ TEST_CASE("past its memory bound the pool reads events back from the database, i
   Pool pool(inbox, handlers, options);
   pool.dispatcher.start();
   for (int n = 0; n < kTotal; ++n) {
-    pool.submit(make_delivery("tx-" + std::to_string(n % kEntities), "payment.settled",
-                              "seq-" + std::to_string(n)));
+    REQUIRE(pool.submit(make_delivery("tx-" + std::to_string(n % kEntities), "payment.settled",
+                                      "seq-" + std::to_string(n))));
   }
   REQUIRE(wait_until([&] { return pool.dispatcher.stats().done == kTotal; }, 60s));
   pool.stop();
@@ -425,7 +432,7 @@ TEST_CASE("an event redriven by another process is picked up by the running pool
   REQUIRE(inbox.mark_dead(dead, "gave up", clock.now_ms()));
   Pool pool(inbox, handlers, threaded(1));
   pool.dispatcher.start();
-  pool.submit(make_delivery("tx-2"));
+  REQUIRE(pool.submit(make_delivery("tx-2")));
   REQUIRE(wait_until([&] { return recorder.order().count("tx-2") == 1; }));
   CHECK(recorder.order().count("tx-1") == 0);
 

@@ -3,7 +3,8 @@
 //  1. start() binds, then runs `io_threads` threads; each accepted connection gets a strand and
 //     a session coroutine that reads with limits and timeouts, answers, and keeps alive.
 //  2. A webhook POST is ingested (pure), written to the payload log, submitted to the
-//     writer (a core::DeliverySink), and answered only when its transaction has committed or the ack budget ran out.
+//     writer (a core::DeliverySink), and answered only when its transaction has committed or the
+//     ack budget ran out.
 //  3. At max_connections, a new connection makes room: the connection that has waited longest
 //     for a complete request (idle keep-alive, or a slow client still sending its header or
 //     body) is closed; when every connection is busy answering, the new one is closed at once.

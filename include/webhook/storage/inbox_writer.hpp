@@ -40,11 +40,13 @@ struct WriterStats {
 class InboxWriter final : public core::DeliverySink, public core::WorkQueue {
  public:
   struct Options {
-    std::size_t max_batch = 512;    // 1 switches group commit off (one commit per delivery)
-    std::size_t max_queue = 10000;  // submit() refuses beyond this (overload -> 503)
-    std::size_t work_budget = 1024;                      // most work items per transaction
-    std::chrono::milliseconds outside_check{1000};       // how often changed_elsewhere() is asked
-    std::chrono::milliseconds failure_pause{100};        // after a failed transaction with work
+    std::size_t max_batch = 512;     // 1 switches group commit off (one commit per delivery)
+    std::size_t max_queue = 10000;   // submit() refuses beyond this (overload -> 503)
+    std::size_t work_budget = 1024;  // most work items per transaction
+    // ... when deliveries are waiting too: acknowledgements come first, results get this much.
+    std::size_t work_budget_with_deliveries = 128;
+    std::chrono::milliseconds outside_check{1000};  // how often changed_elsewhere() is asked
+    std::chrono::milliseconds failure_pause{100};   // after a failed transaction with work
     // Receives the payload-log lines of each batch's deliveries (Delivery::payload_log_line),
     // concatenated, once per batch just before its transaction (the payload log's one write).
     std::function<void(std::string_view lines)> write_payload_lines;

@@ -104,8 +104,8 @@ class Dispatcher final : public core::WorkListener {
   using EventPtr = std::shared_ptr<const core::StoredEvent>;
   struct Slot {
     EventPtr event;
-    int attempts = 0;            // attempts so far
-    std::int64_t due_ms = 0;     // when it may run
+    int attempts = 0;         // attempts so far
+    std::int64_t due_ms = 0;  // when it may run
   };
   struct Entity {
     std::deque<Slot> slots;  // id order; the head runs first
@@ -141,6 +141,7 @@ class Dispatcher final : public core::WorkListener {
   void fire_timers_locked(std::int64_t now_ms);
   std::vector<Settled> settle_locked(std::int64_t now_ms);
   void report(const std::vector<Settled>& settled);
+  bool settle_and_fire(std::unique_lock<std::mutex>& lock);
   std::size_t catch_up(std::unique_lock<std::mutex>& lock);
   void rescan(std::unique_lock<std::mutex>& lock);
 
@@ -168,7 +169,7 @@ class Dispatcher final : public core::WorkListener {
   std::vector<core::WorkRecorded> recorded_;  // committed, not yet settled
   std::size_t in_flight_ = 0;                 // attempts started and not yet recorded
   std::int64_t horizon_ = 0;                  // every pending event <= this id is held
-  bool live_ = false;              // taking events from the writer (else: reading the database)
+  bool live_ = false;                // taking events from the writer (else: reading the database)
   std::int64_t dropped_max_id_ = 0;  // newest event not taken while !live_
   bool rescan_ = false;
   bool notified_ = false;

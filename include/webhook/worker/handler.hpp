@@ -6,12 +6,12 @@
 
 #include <chrono>
 #include <map>
-#include <utility>
-#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "webhook/core/inbox.hpp"
 #include "webhook/core/work.hpp"

@@ -1,7 +1,8 @@
 #pragma once
 // InlineWorkQueue: a core::WorkQueue that writes each item at once, on the calling thread, in a
-// transaction of its own, and tells the listener before record() returns. For Dispatcher::run_once()
-// in tests and for one-shot tools; the service uses the writer (storage/inbox_writer.hpp).
+// transaction of its own, and tells the listener before record() returns. For
+// Dispatcher::run_once() in tests and for one-shot tools; the service uses the writer
+// (storage/inbox_writer.hpp).
 
 #include <mutex>
 #include <optional>
