@@ -20,6 +20,7 @@
 #include "webhook/storage/inbox_writer.hpp"
 #include "webhook/storage/payload_log.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
+#include "webhook/storage/wal_checkpointer.hpp"
 #include "webhook/worker/dispatcher.hpp"
 
 namespace webhook::app {
@@ -86,6 +87,7 @@ struct Application::Impl {
   std::unique_ptr<Monitor> monitor;
   std::unique_ptr<storage::SqliteInbox> inbox;   // the writer's connection (every write)
   std::unique_ptr<storage::SqliteInbox> reader;  // the worker pool's reads
+  std::unique_ptr<storage::WalCheckpointer> checkpointer;
   std::unique_ptr<storage::InboxWriter> writer;
   std::unique_ptr<worker::HandlerRegistry> handlers;
   std::unique_ptr<worker::Dispatcher> dispatcher;
@@ -115,6 +117,9 @@ void Application::start() {
                          std::to_string(report.to_version)});
   }
   a.inbox = std::make_unique<storage::SqliteInbox>(std::move(db));
+  // Checkpoints run beside the writer, on a connection of their own, so commits never stall in one.
+  a.checkpointer = std::make_unique<storage::WalCheckpointer>(c.storage.sqlite_path);
+  a.checkpointer->attach(a.inbox->database());
   // Attempts a crash left running go back to pending; they run again (at-least-once).
   const std::size_t released = a.inbox->release_claims(a.clock.now_ms());
   if (released > 0) {
@@ -233,6 +238,7 @@ void Application::stop() {
   a.writer->stop();  // after the pool: the results of its last handlers are written too
   const auto stats = a.writer->stats();
   a.monitor->stop();
+  a.checkpointer->stop();
   try {
     a.inbox->database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
   } catch (const std::exception& e) {
@@ -244,6 +250,7 @@ void Application::stop() {
   a.handlers.reset();
   a.writer.reset();
   a.reader.reset();
+  a.checkpointer.reset();
   a.inbox.reset();
   a.payload_log.reset();
   log::info("stopped", {.detail = "deliveries=" + std::to_string(stats.deliveries) +

@@ -226,6 +226,8 @@ void Dispatcher::events_stored(std::vector<EventPtr> events) {
       schedule_locked(key, entities_[key], now);
     }
     if (!live_) notified_ = true;
+    // Live, the workers were woken for what became ready; the dispatcher thread need not be.
+    if (live_) return;
   }
   wake_dispatcher_.notify_one();
 }
@@ -478,7 +480,8 @@ void Dispatcher::dispatch_loop() {
     notified_ = false;
     settle_and_fire(lock);
     if (rescan_) rescan(lock);
-    if (!live_) catch_up(lock);
+    // Behind the writer: read back once half the room is free again (not one event at a time).
+    if (!live_ && held_ <= options_.max_events_in_memory / 2) catch_up(lock);
     if (notified_ || stopping_) continue;
     milliseconds wait = options_.idle_poll;
     if (!timers_.empty()) {

@@ -4,13 +4,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "storage_test_support.hpp"
 #include "support/sql_rows.hpp"
+#include "support/wait.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
+#include "webhook/storage/wal_checkpointer.hpp"
 
 namespace {
 
@@ -153,4 +157,30 @@ TEST_CASE("changed_elsewhere notices another connection's commit, not its own", 
   REQUIRE(other.write_batch(theirs, {}, true).ok);
   CHECK(inbox.changed_elsewhere());
   CHECK_FALSE(inbox.changed_elsewhere());
+}
+
+TEST_CASE("checkpoints beside the writer keep its -wal bounded", "[write_batch][wal]") {
+  TempDir dir;
+  const std::string path = dir.file("receiver.db");
+  SqliteInbox inbox(open_migrated(path));
+  webhook::storage::WalCheckpointer checkpointer(path, 50, std::chrono::milliseconds(20));
+  checkpointer.attach(inbox.database());
+  // 1,200 rows of about one page each, in back-to-back transactions (sustained writes).
+  for (int batch = 0; batch < 60; ++batch) {
+    std::vector<webhook::core::Delivery> deliveries;
+    for (int i = 0; i < 20; ++i) {
+      webhook::core::Delivery d = make_delivery("tx-" + std::to_string(batch * 20 + i));
+      d.body += std::string(2000, ' ');
+      deliveries.push_back(std::move(d));
+    }
+    REQUIRE(inbox.write_batch(deliveries, {}, false).ok);
+  }
+  // The commits woke the background thread.
+  REQUIRE(webhook::testing::wait_until([&] { return checkpointer.checkpoints() > 0; }));
+  checkpointer.stop();
+  CHECK(inbox.count_events() == 1200);
+  // Without checkpoints the -wal would hold every page written (about 1,300 with the indexes);
+  // the hard limit (4 x 50 pages) made the writer checkpoint and start it over.
+  CHECK(checkpointer.writer_checkpoints() > 0);
+  CHECK(std::filesystem::file_size(path + "-wal") < 400 * 4096);
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The seams of the one write path (docs/architecture.md, "One write path"):
+// The seams of the one write path (README.md, "Life of a webhook, through the code"):
 //  - DeliverySink: what the HTTP layer submits deliveries to (the writer). http knows no SQLite.
 //  - WorkQueue: what the worker pool reads events from and records results through (the
 //    writer again); WorkListener: what the writer tells the pool after each commit.
