@@ -97,8 +97,6 @@ bool InboxWriter::enqueue_work(Work work) {
   return true;
 }
 
-bool InboxWriter::record(core::WorkItem item) { return enqueue_work(Work{std::move(item), {}}); }
-
 bool InboxWriter::record_all(std::vector<core::WorkItem> items) {
   {
     std::lock_guard lock(mutex_);

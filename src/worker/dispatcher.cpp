@@ -221,9 +221,7 @@ void Dispatcher::events_stored(std::vector<EventPtr> events) {
         continue;
       }
       horizon_ = event->id;
-      const std::string key = entity_key(*event);
-      add_locked(std::move(event), 0, 0);
-      schedule_locked(key, entities_[key], now);
+      add_locked(std::move(event), 0, 0, now);
     }
     if (!live_) notified_ = true;
     // Live, the workers were woken for what became ready; the dispatcher thread need not be.
@@ -260,8 +258,12 @@ void Dispatcher::outside_change() {
 
 // ---- the in-memory queue (mutex_ held) -------------------------------------------------------
 
-void Dispatcher::add_locked(EventPtr event, int attempts, std::int64_t due_ms) {
-  Entity& entity = entities_[entity_key(*event)];
+// Holds `event` in its entity's queue (one key built, one map look-up) and makes the head ready
+// when it may run.
+void Dispatcher::add_locked(EventPtr event, int attempts, std::int64_t due_ms,
+                            std::int64_t now_ms) {
+  const auto it = entities_.try_emplace(entity_key(*event)).first;
+  Entity& entity = it->second;
   Slot slot{std::move(event), attempts, due_ms};
   // Id order; a redriven older event goes before the others but never before a busy head.
   auto at = entity.slots.end();
@@ -269,6 +271,7 @@ void Dispatcher::add_locked(EventPtr event, int attempts, std::int64_t due_ms) {
   while (at != first && std::prev(at)->event->id > slot.event->id) --at;
   entity.slots.insert(at, std::move(slot));
   ++held_;
+  schedule_locked(it->first, entity, now_ms);
 }
 
 void Dispatcher::schedule_locked(const std::string& key, Entity& entity, std::int64_t now_ms) {
@@ -405,9 +408,7 @@ std::size_t Dispatcher::catch_up(std::unique_lock<std::mutex>& lock) {
       horizon_ = e.id;
       const int attempts = e.attempts;
       const std::int64_t due = e.next_attempt_at_ms;
-      const std::string key = entity_key(e);
-      add_locked(std::make_shared<const core::StoredEvent>(std::move(e)), attempts, due);
-      schedule_locked(key, entities_[key], now);
+      add_locked(std::make_shared<const core::StoredEvent>(std::move(e)), attempts, due, now);
       ++read;
     }
     stats_.loaded += events.size();
@@ -451,8 +452,7 @@ void Dispatcher::rescan(std::unique_lock<std::mutex>& lock) {
       if (running_attempts_.count(e.id) > 0) continue;
       const int attempts = e.attempts;
       const std::int64_t due = e.next_attempt_at_ms;
-      add_locked(std::make_shared<const core::StoredEvent>(std::move(e)), attempts, due);
-      schedule_locked(key, entities_[key], now);
+      add_locked(std::make_shared<const core::StoredEvent>(std::move(e)), attempts, due, now);
       ++stats_.loaded;
     }
     if (events.size() < options_.load_batch) break;

@@ -144,13 +144,13 @@ class WorkQueue {
   virtual ~WorkQueue() = default;
   // Who hears about commits; set once, before start-up delivers anything.
   virtual void set_listener(WorkListener* listener) = 0;
-  // Events to run, in id order: pending or processing, id > after_id, at most `limit`. Reads
+  // Events to run, in id order: pending, id > after_id, at most `limit` (start-up first puts
+  // what a crash left processing back to pending). Reads
   // committed state (its own connection); throws on a storage error.
   virtual std::vector<StoredEvent> load_pending(std::int64_t after_id, std::size_t limit) = 0;
-  // Queues `item` for the writer's next transaction; WorkListener::work_recorded() reports it.
-  // False when the writer has stopped (the item is dropped: the event runs again at start-up).
-  virtual bool record(WorkItem item) = 0;
-  // The same for several items at once, in order (one hand-off for a worker's batch).
+  // Queues `items` for the writer's next transaction, in order (one hand-off for a worker's
+  // batch); WorkListener::work_recorded() reports them. False when the writer has stopped (the
+  // items are dropped: their events run again at start-up).
   virtual bool record_all(std::vector<WorkItem> items) = 0;
   // Records `item` (kind apply) and waits until it has committed. nullopt when it could not be
   // committed (the writer stopped, or storage failed).

@@ -1,6 +1,6 @@
 #pragma once
 // InboxWriter: the one thread that writes to the database (the one write path, core/work.hpp).
-//  1. Sessions submit() deliveries and the worker pool record()s work items (attempt started,
+//  1. Sessions submit() deliveries and the worker pool record_all()s work items (attempt started,
 //     results with their projection changes) from any thread; both queue and return at once.
 //  2. The writer thread takes what is waiting (deliveries first, up to max_batch; work items up
 //     to work_budget, so a burst of results never delays acknowledgements much) and calls
@@ -70,7 +70,6 @@ class InboxWriter final : public core::DeliverySink, public core::WorkQueue {
   // core::WorkQueue
   void set_listener(core::WorkListener* listener) override;
   std::vector<core::StoredEvent> load_pending(std::int64_t after_id, std::size_t limit) override;
-  bool record(core::WorkItem item) override;
   bool record_all(std::vector<core::WorkItem> items) override;
   std::optional<core::WorkRecorded> record_and_wait(core::WorkItem item) override;
 

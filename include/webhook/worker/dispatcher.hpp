@@ -136,7 +136,7 @@ class Dispatcher final : public core::WorkListener {
   void run_batch(std::vector<Ready>& batch);
   core::WorkItem attempt(Ready ready, std::int64_t started_at_ms);
   // Under mutex_:
-  void add_locked(EventPtr event, int attempts, std::int64_t due_ms);
+  void add_locked(EventPtr event, int attempts, std::int64_t due_ms, std::int64_t now_ms);
   void schedule_locked(const std::string& key, Entity& entity, std::int64_t now_ms);
   void fire_timers_locked(std::int64_t now_ms);
   std::vector<Settled> settle_locked(std::int64_t now_ms);

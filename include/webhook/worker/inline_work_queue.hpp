@@ -21,7 +21,6 @@ class InlineWorkQueue final : public core::WorkQueue {
   std::vector<core::StoredEvent> load_pending(std::int64_t after_id, std::size_t limit) override {
     return store_.load_pending(after_id, limit);
   }
-  bool record(core::WorkItem item) override { return write(item).has_value(); }
   bool record_all(std::vector<core::WorkItem> items) override {
     for (const core::WorkItem& item : items) {
       if (!write(item)) return false;
