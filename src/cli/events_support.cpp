@@ -245,20 +245,6 @@ void Table::print(std::ostream& out) const {
   }
 }
 
-std::string json_safe(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t pos = 0; pos < text.size();) {
-    const std::size_t len = core::utf8_sequence_length(text, pos);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-      ++pos;
-    } else {
-      out.append(text.substr(pos, len));
-      pos += len;
-    }
-  }
-  return out;
-}
+std::string json_safe(std::string_view text) { return core::replace_invalid_utf8(text); }
 
 }  // namespace webhook::cli::events_cli
