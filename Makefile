@@ -76,8 +76,15 @@ run: release
 	  (umask 077; printf 'whsec_dev_%s\n' "$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > var/dev-secret-keys); \
 	  echo "made a local signing key in var/dev-secret-keys (set WEBHOOK_RECEIVER_SECRET_KEYS to use yours)"; \
 	fi
+	@if [ -z "$$WEBHOOK_RECEIVER_ADMIN_TOKEN" ] && [ -z "$$WEBHOOK_RECEIVER_ADMIN_TOKEN_FILE" ] && [ ! -s var/admin-token ]; then \
+	  (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > var/admin-token; echo >> var/admin-token); \
+	  echo "made a local dashboard token in var/admin-token (set WEBHOOK_RECEIVER_ADMIN_TOKEN to use yours)"; \
+	fi
 	@if [ -z "$$WEBHOOK_RECEIVER_SECRET_KEYS" ] && [ -z "$$WEBHOOK_RECEIVER_SECRET_KEYS_FILE" ]; then \
 	  export WEBHOOK_RECEIVER_SECRET_KEYS_FILE=var/dev-secret-keys; fi; \
+	if [ -z "$$WEBHOOK_RECEIVER_ADMIN_TOKEN" ] && [ -z "$$WEBHOOK_RECEIVER_ADMIN_TOKEN_FILE" ]; then \
+	  export WEBHOOK_RECEIVER_ADMIN_TOKEN_FILE=var/admin-token; \
+	  echo "dashboard: http://127.0.0.1:8081/ (sign in with the token in var/admin-token; the log line 'admin listening' gives the address)"; fi; \
 	exec build/release/webhook-receiver serve --config $(CONFIG)
 
 test: dev

@@ -16,7 +16,6 @@
 #include "webhook/core/signature.hpp"
 #include "webhook/core/timestamp.hpp"
 #include "webhook/log/log.hpp"
-#include "webhook/storage/backlog.hpp"
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/event_queries.hpp"
 #include "webhook/storage/projection_queries.hpp"
@@ -268,14 +267,8 @@ bool AdminApi::Impl::authorized(std::string_view header) const {
 
 OutboundResponse AdminApi::Impl::summary(const Query& q) {
   only(q, {});
-  storage::Database& db = reader();
-  documents::SummaryInput in;
-  in.now_ms = clock.now_ms();
-  in.review_bounds_ms = options.review_bounds_ms;
-  in.settlement_overdue_ms = options.settlement_overdue_ms;
-  in.backlog = storage::sample_source_backlog(db);
-  in.projections = storage::sample_projections(db, in.now_ms, options.review_bounds_ms,
-                                               options.settlement_overdue_ms);
+  const documents::SummaryInput in = documents::read_summary(
+      reader(), options.review_bounds_ms, options.settlement_overdue_ms, clock.now_ms());
   return json(200, documents::summary(in));
 }
 

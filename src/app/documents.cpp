@@ -389,6 +389,17 @@ std::vector<SourceSummary> summarize(const SummaryInput& in) {
   return out;
 }
 
+SummaryInput read_summary(storage::Database& db, std::vector<std::int64_t> review_bounds_ms,
+                          std::int64_t settlement_overdue_ms, std::int64_t now_ms) {
+  SummaryInput in;
+  in.now_ms = now_ms;
+  in.settlement_overdue_ms = settlement_overdue_ms;
+  in.backlog = storage::sample_source_backlog(db);
+  in.projections = storage::sample_projections(db, now_ms, review_bounds_ms, settlement_overdue_ms);
+  in.review_bounds_ms = std::move(review_bounds_ms);
+  return in;
+}
+
 std::string summary(const SummaryInput& in) {
   JsonOut j;
   j.start_object();

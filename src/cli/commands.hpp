@@ -35,6 +35,8 @@ int cmd_reviews_at(const ArgList& args, Io io, std::int64_t now_ms);
 int cmd_customers(const ArgList& args, Io io);  // src/cli/customers.cpp
 int cmd_compare(const ArgList& args, Io io);    // src/cli/compare.cpp
 int cmd_compare_at(const ArgList& args, Io io, std::int64_t now_ms);
+int cmd_summary(const ArgList& args, Io io);  // src/cli/summary.cpp
+int cmd_summary_at(const ArgList& args, Io io, std::int64_t now_ms);
 int cmd_version(const ArgList& args, Io io);
 
 }  // namespace webhook::cli

@@ -23,6 +23,7 @@ constexpr const char* kUsage =
     "                                   check a captured delivery; exit 0 when authentic\n"
     "  events list|show ID|stats|retry ID...|--dead|purge --older-than D [--config F | --db P]\n"
     "                                   inspect, redrive and prune the inbox\n"
+    "  summary [--json]                 per source: backlog, dead letters, settlement, reviews\n"
     "  payments show ID [--source S]    a transaction's latest status, links and history\n"
     "  reviews list|show TXID           the review queue: open reviews oldest first, age flags\n"
     "  customers show ID [--source S]   a customer's level, documentation and level history\n"
@@ -46,6 +47,7 @@ int run(const ArgList& argv, Io io) {
       {"verify", cmd_verify},   {"healthcheck", cmd_healthcheck}, {"version", cmd_version},
       {"events", cmd_events},   {"replay", cmd_replay},           {"payments", cmd_payments},
       {"reviews", cmd_reviews}, {"customers", cmd_customers},     {"compare", cmd_compare},
+      {"summary", cmd_summary},
   };
   std::string name = "serve";
   ArgList rest = argv;

@@ -73,6 +73,9 @@ void check_same(const Config& a, const Config& b) {
   CHECK(a.server.host == b.server.host);
   CHECK(a.server.port == b.server.port);
   CHECK(a.server.io_threads == b.server.io_threads);
+  CHECK(a.admin.listen == b.admin.listen);
+  CHECK(a.admin.host == b.admin.host);
+  CHECK(a.admin.port == b.admin.port);
   CHECK(a.server.max_body_bytes == b.server.max_body_bytes);
   CHECK(a.server.header_timeout_ms == b.server.header_timeout_ms);
   CHECK(a.server.body_timeout_ms == b.server.body_timeout_ms);
@@ -193,6 +196,7 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "shutdown_timeout_ms",
                           "max_connections",
                           "trusted_proxies",
+                          "admin",
                           "name",
                           "path",
                           "scheme",

@@ -568,6 +568,40 @@ TEST_CASE("compare defaults to the last 7 days and shows zeros for an unknown so
 
 // ---- what every command shares ----------------------------------------------------------------
 
+// ---- summary ----------------------------------------------------------------------------------
+
+TEST_CASE("summary counts open reviews per source and bound, as text and as the admin document",
+          "[cli][summary]") {
+  Operations ops;
+
+  const Run text = run(webhook::cli::cmd_summary_at, {"--db", ops.db()});
+  INFO(text.err);
+  REQUIRE(text.code == 0);
+  CHECK(row(text.out, "SOURCE") ==
+        "SOURCE PENDING PROCESSING OLDEST DEAD AWAITING SETTLEMENT OVERDUE OPEN REVIEWS OLDEST "
+        "REVIEW OVER 4h OVER 24h");
+  // production: the 25h 47m old review and the 5h 30m one; sandbox: the 1h 30m one.
+  CHECK(row(text.out, "production").find(" 2 1d 1h 2 1") != std::string::npos);
+  CHECK(row(text.out, "sandbox").find(" 1 1h 30m 0 0") != std::string::npos);
+
+  const Run json = run(webhook::cli::cmd_summary_at, {"--json", "--db", ops.db()});
+  REQUIRE(json.code == 0);
+  const rapidjson::Document doc = parse(json.out);
+  CHECK(doc["now_ms"].GetInt64() == kNow);
+  REQUIRE(doc["sources"].Size() == 2);
+  const auto& production = doc["sources"][0];
+  CHECK(std::string(production["source"].GetString()) == "production");
+  CHECK(production["reviews"]["open"].GetInt64() == 2);
+  REQUIRE(production["reviews"]["over"].Size() == 2);
+  CHECK(std::string(production["reviews"]["over"][0]["label"].GetString()) == "4h");
+  CHECK(production["reviews"]["over"][0]["count"].GetInt64() == 2);
+  CHECK(production["reviews"]["over"][1]["count"].GetInt64() == 1);
+  CHECK(production["reviews"]["oldest_open_age_ms"].GetInt64() > 25 * kHour);
+  CHECK(production["settlement"]["overdue_after_ms"].GetInt64() > 0);
+  CHECK(std::string(doc["sources"][1]["source"].GetString()) == "sandbox");
+  CHECK(doc["sources"][1]["reviews"]["over"][0]["count"].GetInt64() == 0);
+}
+
 TEST_CASE("projection commands reject bad usage with exit 2 and one line naming the flag",
           "[cli][projections]") {
   Operations ops;

@@ -1,8 +1,8 @@
 #pragma once
 // The JSON documents an operator reads, from one renderer: the CLI prints them with --json
 // (`reviews`, `payments`, `customers`, `events`, `compare`, `summary`; docs/operator-commands.md)
-// and the admin API answers with them (docs/admin.md). Built on JsonOut; pure: every time they
-// need is passed in (now_ms), nothing reads the clock or a database.
+// and the admin API answers with them (docs/admin.md). Built on JsonOut; pure but for
+// read_summary(): every time they need is passed in (now_ms), nothing reads the clock.
 
 #include <cstdint>
 #include <optional>
@@ -77,6 +77,9 @@ struct SourceSummary {
   storage::ProjectionSample projections;
 };
 std::vector<SourceSummary> summarize(const SummaryInput& in);
+// The samples of a summary, read from `db` (the one helper here that reads a database).
+SummaryInput read_summary(storage::Database& db, std::vector<std::int64_t> review_bounds_ms,
+                          std::int64_t settlement_overdue_ms, std::int64_t now_ms);
 std::string summary(const SummaryInput& in);
 
 }  // namespace webhook::app::documents
