@@ -24,6 +24,25 @@ std::optional<std::int64_t> age_or_null(std::int64_t now_ms, std::int64_t since_
   return now_ms > since_ms ? now_ms - since_ms : 0;
 }
 
+// An array with one object per item, `fields(item)` writing each object's members.
+template <typename Items, typename Fields>
+void objects(JsonOut& j, const Items& items, Fields&& fields) {
+  j.start_array();
+  for (const auto& item : items) {
+    j.start_object();
+    fields(item);
+    j.end_object();
+  }
+  j.end_array();
+}
+
+// The same as the member `name`.
+template <typename Items, typename Fields>
+void objects(JsonOut& j, std::string_view name, const Items& items, Fields&& fields) {
+  j.key(name);
+  objects(j, items, std::forward<Fields>(fields));
+}
+
 void review_fields(JsonOut& j, const ReviewRow& r, const std::vector<std::int64_t>& bounds,
                    std::int64_t now_ms) {
   const std::optional<std::int64_t> bound = review_flag_bound(r, bounds, now_ms);
@@ -71,14 +90,7 @@ void payment_fields(JsonOut& j, const PaymentRow& p) {
 }
 
 void payment_array(JsonOut& j, std::string_view name, const std::vector<PaymentRow>& rows) {
-  j.key(name);
-  j.start_array();
-  for (const PaymentRow& row : rows) {
-    j.start_object();
-    payment_fields(j, row);
-    j.end_object();
-  }
-  j.end_array();
+  objects(j, name, rows, [&j](const PaymentRow& row) { payment_fields(j, row); });
 }
 
 void stats_object(JsonOut& j, std::string_view name, const storage::SourceEventStats& s) {
@@ -134,44 +146,29 @@ std::string review_flag_label(std::optional<std::int64_t> bound_ms) {
 std::string review_list(const std::vector<ReviewRow>& rows,
                         const std::vector<std::int64_t>& bounds_ms, std::int64_t now_ms) {
   JsonOut j;
-  j.start_array();
-  for (const ReviewRow& r : rows) {
-    j.start_object();
-    review_fields(j, r, bounds_ms, now_ms);
-    j.end_object();
-  }
-  j.end_array();
+  objects(j, rows, [&](const ReviewRow& r) { review_fields(j, r, bounds_ms, now_ms); });
   return j.str();
 }
 
 std::string review_views(const std::vector<ReviewView>& views,
                          const std::vector<std::int64_t>& bounds_ms, std::int64_t now_ms) {
   JsonOut j;
-  j.start_array();
-  for (const ReviewView& v : views) {
+  objects(j, views, [&](const ReviewView& v) {
     const ReviewRow& r = v.review;
-    j.start_object();
     review_fields(j, r, bounds_ms, now_ms);
     j.field_or_null("opened_event_id", r.opened_event_id);
     j.time_fields("opened_received_at", r.opened_received_ms);
     j.field_or_null("closed_event_id", r.closed_event_id);
     j.field_or_null("notify_event_id", r.notify_event_id);
     j.time_fields("updated_at", r.updated_at_ms);
-    j.key("history");
-    j.start_array();
-    for (const auto& h : v.history) {
-      j.start_object();
+    objects(j, "history", v.history, [&j](const storage::ReviewHistoryEntry& h) {
       j.field("event_id", h.event_id);
       j.field("event_type", h.event_type);
       j.field("action", h.action);
       j.time_fields("occurred_at", h.occurred_at_ms);
       j.time_fields("received_at", h.received_at_ms);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-  }
-  j.end_array();
+    });
+  });
   return j.str();
 }
 
@@ -179,9 +176,7 @@ std::string review_views(const std::vector<ReviewView>& views,
 
 std::string payment_views(const std::vector<PaymentView>& views) {
   JsonOut j;
-  j.start_array();
-  for (const PaymentView& v : views) {
-    j.start_object();
+  objects(j, views, [&j](const PaymentView& v) {
     payment_fields(j, v.payment);
     j.key("parent");
     if (v.parent) {
@@ -193,31 +188,22 @@ std::string payment_views(const std::vector<PaymentView>& views) {
     }
     payment_array(j, "children", v.children);
     payment_array(j, "companions", v.companions);
-    j.key("history");
-    j.start_array();
-    for (const auto& h : v.history) {
-      j.start_object();
+    objects(j, "history", v.history, [&j](const storage::PaymentHistoryEntry& h) {
       j.field("event_id", h.event_id);
       j.field("event_type", h.event_type);
       j.field_or_null("status", h.status);
       j.time_fields("occurred_at", h.occurred_at_ms);
       j.time_fields("received_at", h.received_at_ms);
       j.field("effect", h.effect);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-  }
-  j.end_array();
+    });
+  });
   return j.str();
 }
 
 std::string customer_views(const std::vector<CustomerView>& views) {
   JsonOut j;
-  j.start_array();
-  for (const CustomerView& v : views) {
+  objects(j, views, [&j](const CustomerView& v) {
     const storage::CustomerRow& c = v.customer;
-    j.start_object();
     j.field("source", c.source);
     j.field("customer_id", c.customer_id);
     j.field_or_null("client_id", c.client_id);
@@ -229,10 +215,7 @@ std::string customer_views(const std::vector<CustomerView>& views) {
     j.field("state_event_id", c.state_event_id);
     j.time_fields("first_seen", c.first_seen_ms);
     j.time_fields("last_seen", c.last_seen_ms);
-    j.key("history");
-    j.start_array();
-    for (const auto& h : v.history) {
-      j.start_object();
+    objects(j, "history", v.history, [&j](const storage::CustomerHistoryEntry& h) {
       j.field("event_id", h.event_id);
       j.field("event_type", h.event_type);
       j.field_or_null("operation_level", h.operation_level);
@@ -240,21 +223,15 @@ std::string customer_views(const std::vector<CustomerView>& views) {
       j.time_fields("occurred_at", h.occurred_at_ms);
       j.time_fields("received_at", h.received_at_ms);
       j.field("effect", h.effect);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-  }
-  j.end_array();
+    });
+  });
   return j.str();
 }
 
 // ---- events -----------------------------------------------------------------------------------
 
 void event_summaries(JsonOut& j, const std::vector<storage::EventSummary>& rows) {
-  j.start_array();
-  for (const storage::EventSummary& r : rows) {
-    j.start_object();
+  objects(j, rows, [&j](const storage::EventSummary& r) {
     j.field("id", r.id);
     j.field("source", r.source);
     j.field("event_type", r.event_type);
@@ -268,9 +245,7 @@ void event_summaries(JsonOut& j, const std::vector<storage::EventSummary>& rows)
     j.field("next_attempt_at_ms", r.next_attempt_at_ms);
     j.nullable("last_error", r.last_error);
     j.field("request_id", r.request_id);
-    j.end_object();
-  }
-  j.end_array();
+  });
 }
 
 std::string event_list(const std::vector<storage::EventSummary>& rows) {
@@ -327,16 +302,11 @@ std::string comparison(const ComparisonWindow& window, const storage::Comparison
   j.field("b", window.b);
   j.time_fields("since", window.since_ms);
   j.time_fields("until", window.until_ms);
-  j.key("event_types");
-  j.start_array();
-  for (const auto& t : c.by_type) {
-    j.start_object();
+  objects(j, "event_types", c.by_type, [&j](const storage::EventTypeComparison& t) {
     j.field("event_type", t.event_type);
     stats_object(j, "a", t.a);
     stats_object(j, "b", t.b);
-    j.end_object();
-  }
-  j.end_array();
+  });
   j.key("total");
   j.start_object();
   stats_object(j, "a", c.total_a);
@@ -348,16 +318,11 @@ std::string comparison(const ComparisonWindow& window, const storage::Comparison
   j.field("agreeing_external_ids", c.agreeing_external_ids);
   j.field("differing_external_ids", c.shared_external_ids - c.agreeing_external_ids);
   j.field("differing_pairs", c.differing_pairs);
-  j.key("differences");
-  j.start_array();
-  for (const auto& d : c.differences) {
-    j.start_object();
+  objects(j, "differences", c.differences, [&j](const auto& d) {
     j.field("external_id", d.external_id);
     side_object(j, "a", d.a_transaction_id, d.a_status);
     side_object(j, "b", d.b_transaction_id, d.b_status);
-    j.end_object();
-  }
-  j.end_array();
+  });
   j.field("differences_truncated",
           static_cast<std::int64_t>(c.differences.size()) < c.differing_pairs);
   j.end_object();
