@@ -24,6 +24,7 @@ const WATCHDOG_MS = 120000; // the whole test
 
 // Obviously fake secrets, for this test only; never printed.
 const SIGNING_KEY = 'whsec_fake_browser_test_key_0001';
+const SANDBOX_KEY = 'whsec_fake_browser_test_sandbox_0001';
 const ADMIN_TOKEN = 'fake-admin-token-for-the-browser-test';
 const TOKEN_KEY = 'webhook-receiver.admin-token'; // app.js's sessionStorage key
 
@@ -75,7 +76,10 @@ function startReceiver(bin, dir) {
   const marker = path.join(dir, 'ok');
   const config = {
     server: { listen: '127.0.0.1:0' },
-    sources: [{ name: 'production', path: '/webhooks' }],
+    sources: [
+      { name: 'production', path: '/webhooks' },
+      { name: 'sandbox', path: '/webhooks/sandbox', secret_keys_env: 'WEBHOOK_RECEIVER_SANDBOX_SECRET_KEYS' },
+    ],
     storage: { sqlite_path: path.join(dir, 'receiver.db') },
     payload_log: { path: '' },
     workers: { threads: 2, retry: { initial_ms: 100, max_ms: 1000, max_attempts: 3 } },
@@ -95,6 +99,7 @@ function startReceiver(bin, dir) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WEBHOOK_RECEIVER_')) env[k] = v;
   env.WEBHOOK_RECEIVER_SECRET_KEYS = SIGNING_KEY;
+  env.WEBHOOK_RECEIVER_SANDBOX_SECRET_KEYS = SANDBOX_KEY;
   env.WEBHOOK_RECEIVER_ADMIN_TOKEN = ADMIN_TOKEN;
   const log = fs.openSync(path.join(dir, 'receiver.log'), 'w');
   const args = ['serve', '--config', configPath, '--port-file', path.join(dir, 'port'),
@@ -110,8 +115,12 @@ function startReceiver(bin, dir) {
 async function stopReceiver(r) {
   if (!r || r.child.exitInfo) return;
   process.kill(r.child.pid, 'SIGTERM');
-  const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 10000));
-  if ((await Promise.race([r.exited, timeout])) === null) {
+  let timer;
+  const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve(null), 10000)));
+  const exit = await Promise.race([r.exited, timeout]);
+  clearTimeout(timer);
+  if (exit === null) {
+    console.error(`receiver pid ${r.child.pid} did not stop within 10 s of SIGTERM: SIGKILL`);
     process.kill(r.child.pid, 'SIGKILL');
     await r.exited;
   }
@@ -157,11 +166,12 @@ async function main() {
     ok(`receiver pid ${receiver.child.pid} listening: webhooks on ${ports.webhook}, admin on ${ports.admin}`);
     const adminUrl = `http://127.0.0.1:${ports.admin}`;
 
-    async function deliver(payload) {
+    async function deliver(payload, source = 'production') {
       const body = JSON.stringify(payload);
-      const res = await fetch(`http://127.0.0.1:${ports.webhook}/webhooks`, {
+      const [urlPath, key] = source === 'sandbox' ? ['/webhooks/sandbox', SANDBOX_KEY] : ['/webhooks', SIGNING_KEY];
+      const res = await fetch(`http://127.0.0.1:${ports.webhook}${urlPath}`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Webhook-Signature': sign(SIGNING_KEY, body) },
+        headers: { 'Content-Type': 'application/json', 'X-Webhook-Signature': sign(key, body) },
         body,
       });
       await res.arrayBuffer();
@@ -250,16 +260,10 @@ async function main() {
     check((await ageClass(txid)) === 'flag severe' && (await ageClass(recent[0][0])) === 'flag' &&
       (await ageClass(recent[1][0])) === '', 'ages over 24 h and over 4 h are marked, a 10-minute-old one is not');
 
-    // -- search: the payment, a customer, a miss
-    await deliver(example('10-customer-level-changed.json'));
-    await page.fill('#search', txid);
-    await page.click('#search-form button[type=submit]');
-    const paymentBox = page.locator('#search-result [data-testid=payment]');
-    await paymentBox.waitFor();
-    const paymentText = await paymentBox.textContent();
-    check(paymentText.includes('REQUIRES_REVIEW') && paymentText.includes('payment.requiresReview'),
-      'searching the transaction id opens the payment with its history');
-    const customerId = example('10-customer-level-changed.json').customer.id;
+    // -- search: a customer, then the payment (which stays open for the screenshots)
+    const customerEvent = example('10-customer-level-changed.json');
+    await deliver(customerEvent);
+    const customerId = customerEvent.customer.id;
     await waitFor('the customer projection', async () => (await adminGet(`/api/customers/${customerId}`)).status === 200);
     await page.fill('#search', customerId);
     await page.click('#search-form button[type=submit]');
@@ -268,6 +272,23 @@ async function main() {
     const customerText = await customerBox.textContent();
     check(customerText.includes('BASIC') && /Documented\s*yes/.test(customerText),
       'searching a customer id opens the customer record (documented, level)');
+    await page.fill('#search', txid);
+    await page.click('#search-form button[type=submit]');
+    const paymentBox = page.locator('#search-result [data-testid=payment]');
+    await paymentBox.waitFor();
+    const paymentText = await paymentBox.textContent();
+    check(paymentText.includes('REQUIRES_REVIEW') && paymentText.includes('payment.requiresReview'),
+      'searching the transaction id opens the payment with its history');
+
+    // -- the comparison: the sandbox saw the same payment approved
+    await deliver(example('07-payment-review-approved.json'), 'sandbox');
+    await waitFor('the sandbox payment', async () => (await adminGet(`/api/payments/${txid}`)).body?.length === 2);
+    await page.click('#compare-refresh');
+    const difference = page.locator(`#compare td:text-is("${review.transaction.externalId}")`);
+    await difference.waitFor();
+    const compareText = await page.textContent('#compare');
+    check(compareText.includes('payment.reviewApproved') && compareText.includes('sandbox'),
+      'the comparison lists both sources and the payment whose status differs');
 
     // -- a dead letter, redriven
     const failing = example('12-unknown-future-event.json');
@@ -311,6 +332,15 @@ async function main() {
     check(await page.locator('img, #dashboard script').count() === 0, 'no <img> or <script> element was created');
 
     // -- a token that stops working returns to the sign-in
+    await page.route('**/api/compare?*', (route) => route.fulfill({
+      status: 400, contentType: 'application/json',
+      body: '{"error":"bad_parameter","parameter":"b","reason":"no source named sandbox"}',
+    }));
+    await page.click('#compare-refresh');
+    await page.waitForFunction(() => /No comparison/.test(document.getElementById('compare').textContent));
+    ok('a 400 from the comparison (no such source) shows an explanatory empty state');
+    await page.unroute('**/api/compare?*');
+
     await page.evaluate((k) => sessionStorage.setItem(k, 'fake-token-that-was-revoked'), TOKEN_KEY);
     await page.waitForSelector('#signin-view', { state: 'visible' });
     check(/Signed out/.test(await page.textContent('#signin-error')) && (await page.isHidden('#dashboard')),

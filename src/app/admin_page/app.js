@@ -122,8 +122,10 @@
 
   class Unauthorized extends Error {}
 
-  // Resolves to {status, body}; a 401 throws Unauthorized (handled by signOut) after sign-in.
+  // Resolves to {status, body}. A 401 throws Unauthorized (the caller signs out); an answer that
+  // arrives after a sign-out throws too, so nothing is drawn from it.
   async function api(path, options) {
+    const gen = generation;
     const token = sessionStorage.getItem(TOKEN_KEY) || '';
     const init = Object.assign({ cache: 'no-store', credentials: 'omit' }, options || {});
     init.headers = { Authorization: 'Bearer ' + token, Accept: 'application/json' };
@@ -135,6 +137,7 @@
     } catch (e) {
       body = null;
     }
+    if (gen !== generation) throw new Error('signed out meanwhile');
     return { status: res.status, body: body };
   }
 
@@ -346,10 +349,11 @@
   // ---- redrive ---------------------------------------------------------------------------------
 
   async function post(path, what) {
+    const gen = generation;
     try {
-      const r = await api(path, { method: 'POST' });
-      return r;
+      return await api(path, { method: 'POST' });
     } catch (e) {
+      if (gen !== generation) return null;
       if (e instanceof Unauthorized) signOut('Signed out: the token was not accepted any more.');
       else $('redrive-message').textContent = what + ' failed: ' + e.message;
       return null;
@@ -532,6 +536,17 @@
     }
   }
 
+  async function refreshCompare() {
+    const gen = generation;
+    try {
+      await loadCompare();
+    } catch (e) {
+      if (gen !== generation) return;
+      if (e instanceof Unauthorized) signOut('Signed out: the token was not accepted any more.');
+      else setStatus('Comparison: ' + e.message, true);
+    }
+  }
+
   // ---- start -----------------------------------------------------------------------------------
 
   document.addEventListener('DOMContentLoaded', () => {
@@ -539,6 +554,7 @@
     $('signout').addEventListener('click', () => signOut('Signed out.'));
     $('search-form').addEventListener('submit', search);
     $('redrive-all').addEventListener('click', redriveAll);
+    $('compare-refresh').addEventListener('click', refreshCompare);
     if (sessionStorage.getItem(TOKEN_KEY)) start();
     else showSignIn('');
   });
