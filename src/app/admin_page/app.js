@@ -1,4 +1,4 @@
-// The operator dashboard (issue 12): plain JavaScript over the admin API (docs: ADMIN-API).
+// The operator dashboard (issue 12): plain JavaScript over the admin listener's /api/ (JSON).
 //  1. Sign-in keeps the token in sessionStorage (this tab only); every /api/ call sends it as
 //     `Authorization: Bearer`; a 401 anywhere signs out with a message.
 //  2. Every 2 s: summary, open reviews, dead letters (and every 30 s the comparison) are fetched
