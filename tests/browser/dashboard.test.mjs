@@ -200,6 +200,9 @@ async function main() {
         problems.push(`console error: ${m.text()}`);
       }
     });
+    page.on('response', (res) => {
+      if (res.status() >= 500) problems.push(`HTTP ${res.status()} from ${res.url()}`);
+    });
     page.on('dialog', (d) => {
       problems.push(`dialog (${d.type()}): ${d.message()}`);
       d.dismiss().catch(() => {});
@@ -349,7 +352,7 @@ async function main() {
 
     const csps = await page.evaluate(() => window.__csp);
     check(csps.length === 0, `no Content-Security-Policy violation ${JSON.stringify(csps)}`);
-    check(problems.length === 0, `no page error, console error or dialog ${JSON.stringify(problems)}`);
+    check(problems.length === 0, `no page error, console error, 5xx answer or dialog ${JSON.stringify(problems)}`);
     passed = true;
   } catch (e) {
     console.error(`not ok - ${e.message}`);
