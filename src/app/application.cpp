@@ -14,6 +14,8 @@
 #include "webhook/app/readiness.hpp"
 #include "webhook/app/service_metrics.hpp"
 
+#include "webhook/app/admin_api.hpp"
+#include "webhook/http/admin_server.hpp"
 #include "webhook/http/server.hpp"
 #include "webhook/log/log.hpp"
 #include "webhook/storage/database.hpp"
@@ -93,6 +95,8 @@ struct Application::Impl {
   std::unique_ptr<worker::Dispatcher> dispatcher;
   std::unique_ptr<storage::PayloadLog> payload_log;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<AdminApi> admin_api;  // on the admin listener's thread
+  std::unique_ptr<http::AdminServer> admin_server;
   std::atomic<bool> last_commit_ok{true};  // written by the writer thread
   bool running = false;
 };
@@ -221,14 +225,53 @@ void Application::start() {
   }
   log::info("listening", {.detail = c.server.host + ":" + std::to_string(a.server->port()) +
                                     " db=" + c.storage.sqlite_path});
+  start_admin();
+}
+
+// The admin listener (docs/admin.md): after the webhook listener, so a dashboard never shows a
+// service that cannot take deliveries. Off without a token (config_secrets.cpp refused a
+// non-loopback address already).
+void Application::start_admin() {
+  Impl& a = *impl_;
+  const Config& c = a.config;
+  if (c.admin.listen.empty()) return;
+  if (c.admin.token.empty()) {
+    log::warn(
+        "admin listener off: set WEBHOOK_RECEIVER_ADMIN_TOKEN (or _FILE) to serve the "
+        "dashboard on " +
+        c.admin.listen);
+    return;
+  }
+  AdminApiOptions api;
+  api.token = c.admin.token;
+  api.sqlite_path = c.storage.sqlite_path;
+  api.review_bounds_ms = c.reviews.flag_after_ms;
+  api.settlement_overdue_ms = c.monitoring.settlement_overdue_ms;
+  api.on_redrive = [&a] { a.writer->check_outside_now(); };
+  a.admin_api = std::make_unique<AdminApi>(std::move(api), a.clock);
+  http::AdminServerOptions options;
+  options.host = c.admin.host;
+  options.port = c.admin.port;
+  a.admin_server = std::make_unique<http::AdminServer>(
+      options, [&a](const http::AdminRequest& request) { return a.admin_api->handle(request); });
+  a.admin_server->start();
+  const std::string host =
+      c.admin.host.find(':') != std::string::npos ? "[" + c.admin.host + "]" : c.admin.host;
+  log::info("admin listening",
+            {.detail = "http://" + host + ":" + std::to_string(a.admin_server->port()) + "/"});
 }
 
 std::uint16_t Application::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+std::uint16_t Application::admin_port() const {
+  return impl_->admin_server ? impl_->admin_server->port() : 0;
+}
 
 void Application::stop() {
   Impl& a = *impl_;
   if (!a.running) return;
   a.running = false;
+  if (a.admin_server) a.admin_server->shutdown();  // no redrive while the writer stops
   log::info("shutting down: no new connections; finishing requests in flight");
   const std::size_t cut = a.server->shutdown();
   if (cut > 0)
@@ -244,6 +287,8 @@ void Application::stop() {
   } catch (const std::exception& e) {
     log::warn("checkpoint at shutdown failed", {.detail = e.what()});
   }
+  a.admin_server.reset();
+  a.admin_api.reset();
   a.server.reset();
   a.monitor.reset();
   a.dispatcher.reset();

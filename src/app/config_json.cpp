@@ -362,14 +362,18 @@ Config read_document(std::string_view json_text, const Blame& blame) {
 
   Config config = default_config();
   ObjectReader top(doc, "", blame,
-                   {"server", "sources", "storage", "payload_log", "workers", "routes", "handlers",
-                    "monitoring", "reviews", "logging"});
+                   {"server", "admin", "sources", "storage", "payload_log", "workers", "routes",
+                    "handlers", "monitoring", "reviews", "logging"});
   if (const Value* v = top.find("server"))
     read_server(ObjectReader(*v, "server", blame,
                              {"listen", "io_threads", "max_body_bytes", "header_timeout_ms",
                               "body_timeout_ms", "shutdown_timeout_ms", "max_connections",
                               "trusted_proxies"}),
                 config.server);
+  if (const Value* v = top.find("admin")) {
+    ObjectReader r(*v, "admin", blame, {"listen"});
+    r.string("listen", config.admin.listen);
+  }
   if (const Value* v = top.array("sources")) {
     config.sources.clear();
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i)

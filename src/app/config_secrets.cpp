@@ -14,6 +14,7 @@ namespace webhook::app::config_internal {
 namespace {
 
 constexpr std::size_t kMinKeyBytes = 16;
+constexpr const char* kAdminTokenVariable = "WEBHOOK_RECEIVER_ADMIN_TOKEN";
 
 std::string_view trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t\r";
@@ -74,7 +75,45 @@ std::optional<SecretValue> read_secret_variable(const EnvLookup& env, const std:
   return SecretValue{std::move(*content), file_variable + " (" + *file + ")", true};
 }
 
+namespace {
+
+bool is_loopback_host(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
+// The admin token: WEBHOOK_RECEIVER_ADMIN_TOKEN(_FILE). Without one the admin listener stays
+// off on loopback; on any other address that is refused, so a dashboard is never reachable from
+// the network without a token.
+void resolve_admin_token(Config& config, const EnvLookup& env, const Blame& blame) {
+  AdminConfig& admin = config.admin;
+  if (admin.listen.empty()) return;
+  const std::string where = blame.where("admin.listen");
+  auto secret = read_secret_variable(env, kAdminTokenVariable, where);
+  if (!secret) {
+    if (is_loopback_host(admin.host)) return;
+    throw ConfigError(where + ": the admin listener on " + admin.listen +
+                      " (not loopback) needs a token: set " + kAdminTokenVariable + " (or " +
+                      kAdminTokenVariable +
+                      "_FILE), or listen on 127.0.0.1, or set \"\" to turn "
+                      "it off");
+  }
+  if (secret->value.size() < kMinKeyBytes)
+    throw ConfigError(where + ": " + secret->holder + " is shorter than " +
+                      std::to_string(kMinKeyBytes) +
+                      " bytes; use a long random token (for example 32 random hex digits)");
+  admin.token = std::move(secret->value);
+  // Checked only for a listener that will run: without a token the port stays free.
+  if (admin.port != 0 && admin.port == config.server.port)
+    throw ConfigError(where + ": must not use the webhook port (server.listen " +
+                      config.server.listen +
+                      "): nginx exposes only the webhook path, and the admin API must stay off "
+                      "it; choose another port");
+}
+
+}  // namespace
+
 void resolve_secrets(Config& config, const EnvLookup& env, const Blame& blame) {
+  resolve_admin_token(config, env, blame);
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
     SourceConfig& source = config.sources[i];
     const std::string where = blame.where("sources[" + std::to_string(i) + "].secret_keys_env");

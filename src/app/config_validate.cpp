@@ -221,6 +221,7 @@ void apply_env_overrides(Config& config, const EnvLookup& env, Blame& blame) {
     blame.set_env(std::string(path), std::string(variable));
   };
   take("WEBHOOK_RECEIVER_LISTEN", "server.listen", config.server.listen, false);
+  take("WEBHOOK_RECEIVER_ADMIN_LISTEN", "admin.listen", config.admin.listen, true);
   take("WEBHOOK_RECEIVER_SQLITE_PATH", "storage.sqlite_path", config.storage.sqlite_path, false);
   take("WEBHOOK_RECEIVER_PAYLOAD_LOG", "payload_log.path", config.payload_log.path, true);
   take("WEBHOOK_RECEIVER_LOG_FORMAT", "logging.format", config.logging.format, false);
@@ -239,6 +240,17 @@ void validate(Config& config, const Blame& blame) {
       blame.fail("server.trusted_proxies[" + std::to_string(i) + "]",
                  "must be an IPv4 or IPv6 address or CIDR (10.0.0.0/8, fd00::/8) without spaces, "
                  "zone id or leading zeros");
+
+  if (!config.admin.listen.empty()) {
+    auto admin = parse_listen(config.admin.listen);
+    if (!admin)
+      blame.fail(
+          "admin.listen",
+          "must be host:port (IPv4, hostname or [IPv6]) with a port from 0 to 65535, or \"\" "
+          "to turn the admin listener off");
+    config.admin.host = admin->host;
+    config.admin.port = admin->port;
+  }
 
   validate_sources(config, blame);
 

@@ -20,6 +20,11 @@ constexpr std::array<std::string_view, 21> kCatalog = {
     "purchase.underpaid",         "purchase.overpaid",       "customer.levelChanged",
 };
 
+// DESIGN.md section 6: every result of webhook_deliveries_total (core::result_label, too_large).
+constexpr std::array<std::string_view, 7> kResults = {
+    "accepted",  "duplicate", "quarantined", "invalid_signature",
+    "malformed", "too_large", "unavailable"};
+
 constexpr std::array<std::string_view, 9> kGroups = {"all",       "settlement", "reviews",
                                                      "refunds",   "customers",  "payments",
                                                      "purchases", "status",     "other"};
@@ -156,6 +161,15 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
     dead_letters_.with({std::string(g)}).set(0);
   }
   for (const char* log : {"verified", "unverified"}) payload_log_errors_.with({log});
+  // Counters whose increase() or rate() the alert rules watch start at zero (per configured
+  // source where they have one): a series born at 1 shows no increase, so the first failed commit
+  // or late notification after a start would never alert.
+  commit_failures_.with();
+  for (const std::string& source : sources_) {
+    for (std::string_view result : kResults) deliveries_.with({source, std::string(result)});
+    for (const char* result : {"sent", "failed"}) notifications_.with({source, result});
+    notify_over_sla_.with({source});
+  }
 }
 
 void ServiceMetrics::on_delivery(std::string_view source, std::string_view result,

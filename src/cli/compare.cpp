@@ -18,6 +18,7 @@
 #include "cli/events_support.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/projections_support.hpp"
+#include "webhook/app/documents.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
@@ -27,7 +28,6 @@ namespace {
 using events_cli::iso_time;
 using events_cli::printable;
 using events_cli::Table;
-using projections_cli::JsonOut;
 using projections_cli::latency_cell;
 using projections_cli::or_dash;
 using storage::Comparison;
@@ -142,78 +142,6 @@ void print_text(std::ostream& out, const Options& o, const Comparison& c) {
   diffs.print(out);
 }
 
-// ---- JSON ---------------------------------------------------------------------------------------
-
-void stats_object(JsonOut& j, std::string_view name, const SourceEventStats& s) {
-  j.key(name);
-  j.start_object();
-  j.field("received", s.received);
-  j.field("done", s.done);
-  j.field("unhandled", s.unhandled);
-  j.field("dead", s.dead);
-  j.field("pending", s.pending);
-  j.field("quarantined", s.quarantined);
-  j.field("retried", s.retried);
-  j.field_or_null("p50_ms", s.p50_ms);
-  j.field_or_null("p95_ms", s.p95_ms);
-  j.field_or_null("max_ms", s.max_ms);
-  j.end_object();
-}
-
-void side_object(JsonOut& j, std::string_view name, const std::string& transaction_id,
-                 const std::string& status) {
-  j.key(name);
-  j.start_object();
-  j.field("transaction_id", transaction_id);
-  j.field_or_null("status", status);
-  j.end_object();
-}
-
-void print_json(std::ostream& out, const Options& o, const Comparison& c) {
-  JsonOut j;
-  j.start_object();
-  j.field("a", o.a);
-  j.field("b", o.b);
-  j.time_fields("since", o.since_ms);
-  j.time_fields("until", o.until_ms);
-  j.key("event_types");
-  j.start_array();
-  for (const auto& t : c.by_type) {
-    j.start_object();
-    j.field("event_type", t.event_type);
-    stats_object(j, "a", t.a);
-    stats_object(j, "b", t.b);
-    j.end_object();
-  }
-  j.end_array();
-  j.key("total");
-  j.start_object();
-  stats_object(j, "a", c.total_a);
-  stats_object(j, "b", c.total_b);
-  j.end_object();
-  j.key("payments");
-  j.start_object();
-  j.field("shared_external_ids", c.shared_external_ids);
-  j.field("agreeing_external_ids", c.agreeing_external_ids);
-  j.field("differing_external_ids", c.shared_external_ids - c.agreeing_external_ids);
-  j.field("differing_pairs", c.differing_pairs);
-  j.key("differences");
-  j.start_array();
-  for (const auto& d : c.differences) {
-    j.start_object();
-    j.field("external_id", d.external_id);
-    side_object(j, "a", d.a_transaction_id, d.a_status);
-    side_object(j, "b", d.b_transaction_id, d.b_status);
-    j.end_object();
-  }
-  j.end_array();
-  j.field("differences_truncated",
-          static_cast<std::int64_t>(c.differences.size()) < c.differing_pairs);
-  j.end_object();
-  j.end_object();
-  out << j.str();
-}
-
 }  // namespace
 
 int cmd_compare_at(const ArgList& argv, Io io, std::int64_t now_ms) {
@@ -235,7 +163,7 @@ int cmd_compare_at(const ArgList& argv, Io io, std::int64_t now_ms) {
     storage::ProjectionQueries queries(db);
     const Comparison c = queries.compare(o.a, o.b, o.since_ms, o.until_ms, o.limit);
     if (args.has(events_cli::kJsonFlag)) {
-      print_json(io.out, o, c);
+      io.out << app::documents::comparison({o.a, o.b, o.since_ms, o.until_ms}, c);
       return 0;
     }
     print_text(io.out, o, c);

@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
 #include "cli/projections_support.hpp"
+#include "webhook/app/documents.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::cli {
@@ -21,7 +22,6 @@ namespace {
 using events_cli::iso_time;
 using events_cli::printable;
 using events_cli::Table;
-using projections_cli::JsonOut;
 using projections_cli::or_dash;
 using projections_cli::time_cell;
 using storage::CustomerRow;
@@ -112,48 +112,6 @@ void print_text(std::ostream& out, const std::vector<CustomerView>& views) {
   }
 }
 
-void print_json(std::ostream& out, const std::vector<CustomerView>& views) {
-  JsonOut j;
-  j.start_array();
-  for (const CustomerView& v : views) {
-    const CustomerRow& c = v.customer;
-    j.start_object();
-    j.field("source", c.source);
-    j.field("customer_id", c.customer_id);
-    j.field_or_null("client_id", c.client_id);
-    j.field_or_null("operation_level", c.operation_level);
-    j.field_or_null("documents_count", c.documents_count);
-    j.field("documented", c.documented);
-    if (c.auto_created) {
-      j.field("auto_created", *c.auto_created);
-    } else {
-      j.key("auto_created");
-      j.null();
-    }
-    j.time_fields("state_at", c.state_at_ms);
-    j.field("state_event_id", c.state_event_id);
-    j.time_fields("first_seen", c.first_seen_ms);
-    j.time_fields("last_seen", c.last_seen_ms);
-    j.key("history");
-    j.start_array();
-    for (const auto& h : v.history) {
-      j.start_object();
-      j.field("event_id", h.event_id);
-      j.field("event_type", h.event_type);
-      j.field_or_null("operation_level", h.operation_level);
-      j.field_or_null("documents_count", h.documents_count);
-      j.time_fields("occurred_at", h.occurred_at_ms);
-      j.time_fields("received_at", h.received_at_ms);
-      j.field("effect", h.effect);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-  }
-  j.end_array();
-  out << j.str();
-}
-
 }  // namespace
 
 int cmd_customers(const ArgList& argv, Io io) {
@@ -163,7 +121,11 @@ int cmd_customers(const ArgList& argv, Io io) {
         [](storage::ProjectionQueries& q, const std::string& id,
            const std::optional<std::string>& source) { return q.customer(id, source); },
         [](std::ostream& out, const std::vector<CustomerView>& views, bool json, const Args&) {
-          json ? print_json(out, views) : print_text(out, views);
+          if (json) {
+            out << app::documents::customer_views(views);
+          } else {
+            print_text(out, views);
+          }
         });
   };
   return projections_cli::run_actions(kCommand, argv, io, kCustomersHelp, {{"show", show}});

@@ -14,6 +14,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
+#include "webhook/app/documents.hpp"
 
 namespace webhook::cli::events_cli {
 namespace {
@@ -75,50 +76,6 @@ EventFilter parse_filter(const Args& args, std::int64_t now_ms) {
   return f;
 }
 
-void print_json(std::ostream& out, const std::vector<Row>& rows) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  const auto string = [&w](std::string_view text) {
-    const std::string safe = json_safe(text);
-    w.String(safe.data(), static_cast<rapidjson::SizeType>(safe.size()), true);
-  };
-  w.StartArray();
-  for (const Row& r : rows) {
-    w.StartObject();
-    w.Key("id");
-    w.Int64(r.id);
-    w.Key("source");
-    string(r.source);
-    w.Key("event_type");
-    string(r.event_type);
-    w.Key("entity_kind");
-    string(r.entity_kind);
-    w.Key("entity_id");
-    string(r.entity_id);
-    w.Key("status");
-    string(r.status);
-    w.Key("attempts");
-    w.Int64(r.attempts);
-    w.Key("received_at");
-    string(iso_time(r.received_at_ms));
-    w.Key("received_at_ms");
-    w.Int64(r.received_at_ms);
-    w.Key("next_attempt_at_ms");
-    w.Int64(r.next_attempt_at_ms);
-    w.Key("last_error");
-    if (r.last_error) {
-      string(*r.last_error);
-    } else {
-      w.Null();
-    }
-    w.Key("request_id");
-    string(r.request_id);
-    w.EndObject();
-  }
-  w.EndArray();
-  out << buffer.GetString() << '\n';
-}
-
 std::string or_dash(std::string text) { return text.empty() ? "-" : text; }
 
 void print_table(std::ostream& out, const std::vector<Row>& rows) {
@@ -157,7 +114,7 @@ int events_list(const ArgList& argv, Io io, std::int64_t now_ms) {
   storage::SqliteEventQueries queries(db);
   const std::vector<Row> rows = queries.list(filter);
   if (args.has(kJsonFlag)) {
-    print_json(io.out, rows);
+    io.out << app::documents::event_list(rows);
   } else {
     print_table(io.out, rows);
     if (static_cast<std::int64_t>(rows.size()) == filter.limit) {

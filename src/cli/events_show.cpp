@@ -21,6 +21,7 @@
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
 #include "cli/exit_codes.hpp"
+#include "webhook/app/documents.hpp"
 #include "webhook/core/text.hpp"
 
 namespace webhook::cli::events_cli {
@@ -118,46 +119,6 @@ std::string key_as_json_array(const Event& e) {
   return buffer.GetString();
 }
 
-void print_json(std::ostream& out, const Event& e) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  w.StartObject();
-  for (const Column& c : e.columns) {
-    w.Key(c.name.c_str());
-    if (c.integer) {
-      w.Int64(*c.integer);
-    } else if (c.text) {
-      write_string(w, *c.text);
-    } else {
-      w.Null();
-    }
-    if (c.is_time) {
-      // received_at_ms -> received_at
-      const std::string iso_name = c.name.substr(0, c.name.size() - 3);
-      w.Key(iso_name.c_str());
-      write_string(w, iso_time(*c.integer));
-    }
-  }
-  w.Key("dedup_key");
-  w.StartObject();
-  for (const char* name : kKeyColumns) {
-    w.Key(name);
-    write_string(w, column(e, name).text.value_or(""));
-  }
-  w.EndObject();
-  w.Key("body_bytes");
-  w.Uint64(e.body.size());
-  if (core::is_valid_utf8(e.body)) {
-    w.Key("body");
-    w.String(e.body.data(), static_cast<rapidjson::SizeType>(e.body.size()), true);
-  } else {
-    w.Key("body_base64");
-    write_string(w, core::base64_encode(e.body));
-  }
-  w.EndObject();
-  out << buffer.GetString() << '\n';
-}
-
 // True when `out` is this process's standard output and that is a terminal.
 bool is_terminal(const std::ostream& out) {
   return &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
@@ -203,11 +164,10 @@ int events_show(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
   storage::SqliteEventQueries queries(db);
   std::optional<storage::EventRecord> record = queries.find(id);
   if (!record) return report_failure(io.err, "events", "no event " + std::to_string(id));
-  const Event event = to_event(std::move(*record));
   if (args.has(kJsonFlag)) {
-    print_json(io.out, event);
+    io.out << app::documents::event_record(*record);
   } else {
-    print_text(io.out, event);
+    print_text(io.out, to_event(std::move(*record)));
   }
   return 0;
 }

@@ -21,14 +21,6 @@ namespace {
 constexpr std::int64_t kSecondMs = 1000;
 constexpr std::int64_t kMinuteMs = 60 * kSecondMs;
 constexpr std::int64_t kHourMs = 60 * kMinuteMs;
-constexpr std::int64_t kDayMs = 24 * kHourMs;
-constexpr std::int64_t kWeekMs = 7 * kDayMs;
-constexpr std::int64_t kMaxDurationMs = 36'500 * kDayMs;  // 100 years
-
-constexpr std::string_view kTimeForms =
-    "ISO-8601 UTC like 2026-05-03T10:00:00Z or 2026-05-03, or an age like 15m, 2h, 7d";
-constexpr std::string_view kDurationForms =
-    "a whole number and a unit: s, m, h, d or w (15m, 2h, 7d)";
 
 // SQLite maps these names to no plain file (in-memory databases, URI names).
 bool is_plain_file(const std::string& path) {
@@ -86,50 +78,15 @@ std::int64_t parse_event_id(const std::string& text) {
 }
 
 std::int64_t parse_duration_ms(std::string_view flag, std::string_view text) {
-  const auto bad = [&]() {
-    return UsageError(std::string(flag) + ": bad duration '" + std::string(text) + "' (" +
-                      std::string(kDurationForms) + ")");
-  };
-  if (text.size() < 2) throw bad();
-  std::int64_t unit_ms = 0;
-  switch (text.back()) {
-    case 's':
-      unit_ms = kSecondMs;
-      break;
-    case 'm':
-      unit_ms = kMinuteMs;
-      break;
-    case 'h':
-      unit_ms = kHourMs;
-      break;
-    case 'd':
-      unit_ms = kDayMs;
-      break;
-    case 'w':
-      unit_ms = kWeekMs;
-      break;
-    default:
-      throw bad();
-  }
-  const std::string_view number = text.substr(0, text.size() - 1);
-  std::int64_t n = 0;
-  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
-  if (ec != std::errc{} || end != number.data() + number.size() || n < 0 ||
-      n > kMaxDurationMs / unit_ms) {
-    throw bad();
-  }
-  return n * unit_ms;
+  if (const auto ms = core::parse_duration_ms(text)) return *ms;
+  throw UsageError(std::string(flag) + ": bad duration '" + std::string(text) + "' (" +
+                   std::string(core::kDurationForms) + ")");
 }
 
 std::int64_t parse_time_ms(std::string_view flag, std::string_view text, std::int64_t now_ms) {
-  if (const auto iso = core::parse_iso8601_ms(text)) return *iso;
-  const bool looks_like_duration = !text.empty() && text.front() >= '0' && text.front() <= '9' &&
-                                   text.back() >= 'a' && text.back() <= 'z';
-  if (looks_like_duration && text.find('-') == std::string_view::npos) {
-    return now_ms - parse_duration_ms(flag, text);
-  }
+  if (const auto ms = core::parse_time_ms(text, now_ms)) return *ms;
   throw UsageError(std::string(flag) + ": bad time '" + std::string(text) + "' (" +
-                   std::string(kTimeForms) + ")");
+                   std::string(core::kTimeForms) + ")");
 }
 
 std::string iso_time(std::int64_t epoch_ms) { return log::format_timestamp(epoch_ms); }
@@ -245,20 +202,6 @@ void Table::print(std::ostream& out) const {
   }
 }
 
-std::string json_safe(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t pos = 0; pos < text.size();) {
-    const std::size_t len = core::utf8_sequence_length(text, pos);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-      ++pos;
-    } else {
-      out.append(text.substr(pos, len));
-      pos += len;
-    }
-  }
-  return out;
-}
+std::string json_safe(std::string_view text) { return core::replace_invalid_utf8(text); }
 
 }  // namespace webhook::cli::events_cli

@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
 #include "cli/projections_support.hpp"
+#include "webhook/app/documents.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::cli {
@@ -22,7 +23,6 @@ using events_cli::iso_time;
 using events_cli::printable;
 using events_cli::Table;
 using projections_cli::amount_cell;
-using projections_cli::JsonOut;
 using projections_cli::or_dash;
 using projections_cli::time_cell;
 using storage::PaymentRow;
@@ -59,78 +59,6 @@ constexpr const char* kShowHelp =
 
 // Linked rows (children, companions) print their id cut to this many characters.
 constexpr std::size_t kMaxIdChars = 40;
-
-// ---- JSON ---------------------------------------------------------------------------------------
-
-void payment_fields(JsonOut& j, const PaymentRow& p) {
-  j.field("source", p.source);
-  j.field("transaction_id", p.transaction_id);
-  j.field_or_null("status", p.status);
-  j.time_fields("status_at", p.status_at_ms);
-  j.field("status_event_id", p.status_event_id);
-  j.field_or_null("type", p.type);
-  j.field_or_null("total_amount", p.total_amount);
-  j.field_or_null("currency", p.currency);
-  j.field_or_null("external_id", p.external_id);
-  j.field_or_null("customer_id", p.customer_id);
-  j.field_or_null("parent_payment_id", p.parent_payment_id);
-  j.field_or_null("related_payment_id", p.related_payment_id);
-  j.field_or_null("settlement_batch_id", p.settlement_batch_id);
-  j.field_or_null("documentation_status", p.documentation_status);
-  j.field_or_null("settled_at", p.settled_at);
-  j.field_or_null("expired_at", p.expired_at);
-  j.field_or_null("unsettled_at", p.unsettled_at);
-  j.field_or_null("unsettled_reason", p.unsettled_reason);
-  j.time_fields("captured_at", p.captured_at_ms);
-  j.time_fields("first_seen", p.first_seen_ms);
-  j.time_fields("last_seen", p.last_seen_ms);
-}
-
-void payment_array(JsonOut& j, std::string_view name, const std::vector<PaymentRow>& rows) {
-  j.key(name);
-  j.start_array();
-  for (const PaymentRow& row : rows) {
-    j.start_object();
-    payment_fields(j, row);
-    j.end_object();
-  }
-  j.end_array();
-}
-
-void print_json(std::ostream& out, const std::vector<PaymentView>& views) {
-  JsonOut j;
-  j.start_array();
-  for (const PaymentView& v : views) {
-    j.start_object();
-    payment_fields(j, v.payment);
-    j.key("parent");
-    if (v.parent) {
-      j.start_object();
-      payment_fields(j, *v.parent);
-      j.end_object();
-    } else {
-      j.null();
-    }
-    payment_array(j, "children", v.children);
-    payment_array(j, "companions", v.companions);
-    j.key("history");
-    j.start_array();
-    for (const auto& h : v.history) {
-      j.start_object();
-      j.field("event_id", h.event_id);
-      j.field("event_type", h.event_type);
-      j.field_or_null("status", h.status);
-      j.time_fields("occurred_at", h.occurred_at_ms);
-      j.time_fields("received_at", h.received_at_ms);
-      j.field("effect", h.effect);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-  }
-  j.end_array();
-  out << j.str();
-}
 
 // ---- text ---------------------------------------------------------------------------------------
 
@@ -216,7 +144,11 @@ int cmd_payments(const ArgList& argv, Io io) {
         [](storage::ProjectionQueries& q, const std::string& id,
            const std::optional<std::string>& source) { return q.payment(id, source); },
         [](std::ostream& out, const std::vector<PaymentView>& views, bool json, const Args&) {
-          json ? print_json(out, views) : print_text(out, views);
+          if (json) {
+            out << app::documents::payment_views(views);
+          } else {
+            print_text(out, views);
+          }
         });
   };
   return projections_cli::run_actions(kCommand, argv, io, kPaymentsHelp, {{"show", show}});

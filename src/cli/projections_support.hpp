@@ -1,12 +1,9 @@
 #pragma once
 // Shared by the projection commands (src/cli/payments.cpp, reviews.cpp, customers.cpp,
 // compare.cpp; docs/operator-commands.md): the --source flag and the id argument, cells for the
-// text output and a small JSON writer over RapidJSON. Built on events_support.hpp (database,
-// times, Table, printable, json_safe); errors and exit codes are cli/exit_codes.hpp's. Nothing
+// text output and the JSON writer (app/json_out.hpp). Built on events_support.hpp (database,
+// times, Table, printable); errors and exit codes are cli/exit_codes.hpp's. Nothing
 // here reads the clock.
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <functional>
@@ -19,6 +16,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/events_support.hpp"
+#include "webhook/app/json_out.hpp"
 #include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::cli::projections_cli {
@@ -81,39 +79,8 @@ std::string latency_cell(std::optional<std::int64_t> ms);
 
 // ---- JSON --------------------------------------------------------------------------------------
 
-// A RapidJSON Writer with the value shapes the commands share. Strings pass through json_safe().
-class JsonOut {
- public:
-  JsonOut() : w_(buffer_) {}
-  JsonOut(const JsonOut&) = delete;
-  JsonOut& operator=(const JsonOut&) = delete;
-
-  void start_object() { w_.StartObject(); }
-  void end_object() { w_.EndObject(); }
-  void start_array() { w_.StartArray(); }
-  void end_array() { w_.EndArray(); }
-  void key(std::string_view name);
-
-  void string(std::string_view text);
-  void integer(std::int64_t value) { w_.Int64(value); }
-  void null() { w_.Null(); }
-
-  // name: value. The optional forms write null for "" / nullopt.
-  void field(std::string_view name, std::string_view text);
-  void field(std::string_view name, const char* text) { field(name, std::string_view(text)); }
-  void field(std::string_view name, std::int64_t value);
-  void field(std::string_view name, bool value);
-  void field_or_null(std::string_view name, std::string_view text);
-  void field_or_null(std::string_view name, std::optional<std::int64_t> value);
-  // "<base>_ms": epoch ms and "<base>": ISO-8601, both null for nullopt.
-  void time_fields(std::string_view base, std::optional<std::int64_t> epoch_ms);
-
-  // The document, with a final newline.
-  std::string str() const { return std::string(buffer_.GetString()) + "\n"; }
-
- private:
-  rapidjson::StringBuffer buffer_;
-  rapidjson::Writer<rapidjson::StringBuffer> w_;
-};
+// The JSON documents themselves are app/documents.hpp's (one renderer for the CLI and the admin
+// API).
+using app::JsonOut;
 
 }  // namespace webhook::cli::projections_cli

@@ -17,6 +17,7 @@
 #include "cli/events_support.hpp"
 #include "cli/projections_support.hpp"
 #include "webhook/app/config.hpp"
+#include "webhook/app/documents.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/core/timestamp.hpp"
 #include "webhook/storage/projection_queries.hpp"
@@ -24,12 +25,13 @@
 namespace webhook::cli {
 namespace {
 
+namespace documents = app::documents;
+
 using events_cli::iso_time;
 using events_cli::printable;
 using events_cli::short_age;
 using events_cli::Table;
 using projections_cli::amount_cell;
-using projections_cli::JsonOut;
 using projections_cli::or_dash;
 using projections_cli::time_cell;
 using storage::ReviewFilter;
@@ -97,29 +99,9 @@ constexpr long long kDefaultLimit = 100;
 constexpr long long kMaxLimit = 1'000'000;
 constexpr std::size_t kMaxIdChars = 40;
 
-// ---- age flags ----------------------------------------------------------------------------------
-
-// The highest bound (ascending `bounds`) an open review's age is over; nullopt for none, and
-// for closed reviews.
-std::optional<std::int64_t> passed_bound(const ReviewRow& r,
-                                         const std::vector<std::int64_t>& bounds,
-                                         std::int64_t now_ms) {
-  if (r.state != "open" || !r.opened_at_ms) return std::nullopt;
-  const std::int64_t age = now_ms - *r.opened_at_ms;
-  std::optional<std::int64_t> passed;
-  for (const std::int64_t bound : bounds) {
-    if (age > bound) passed = bound;
-  }
-  return passed;
-}
-
-std::string flag_label(std::optional<std::int64_t> bound) {
-  return bound ? "over " + core::duration_label(*bound) : std::string();
-}
-
-std::optional<std::int64_t> open_age(const ReviewRow& r, std::int64_t now_ms) {
-  if (r.state != "open" || !r.opened_at_ms) return std::nullopt;
-  return now_ms - *r.opened_at_ms;
+std::string state_cell(const ReviewRow& r) {
+  if (r.state != "closed") return printable(r.state);
+  return r.outcome.empty() ? "closed" : "closed (" + printable(r.outcome) + ")";
 }
 
 // The bounds for the flags: the configuration's unless --db names the database directly.
@@ -127,35 +109,6 @@ std::vector<std::int64_t> flag_bounds(const Args& args) {
   if (args.has(events_cli::kDbFlag)) return app::ReviewsConfig{}.flag_after_ms;
   return app::load_config(args.get(events_cli::kConfigFlag), app::process_environment(), false)
       .reviews.flag_after_ms;
-}
-
-std::string state_cell(const ReviewRow& r) {
-  if (r.state != "closed") return printable(r.state);
-  return r.outcome.empty() ? "closed" : "closed (" + printable(r.outcome) + ")";
-}
-
-// ---- JSON ---------------------------------------------------------------------------------------
-
-void review_fields(JsonOut& j, const ReviewRow& r, const std::vector<std::int64_t>& bounds,
-                   std::int64_t now_ms) {
-  const std::optional<std::int64_t> bound = passed_bound(r, bounds, now_ms);
-  j.field("source", r.source);
-  j.field("transaction_id", r.transaction_id);
-  j.field("state", r.state);
-  j.field_or_null("outcome", r.outcome);
-  j.field("cycle", r.cycle);
-  j.field_or_null("external_id", r.external_id);
-  j.field_or_null("total_amount", r.total_amount);
-  j.field_or_null("currency", r.currency);
-  j.field_or_null("customer_id", r.customer_id);
-  j.field_or_null("documentation_status", r.documentation_status);
-  j.time_fields("opened_at", r.opened_at_ms);
-  j.field_or_null("age_ms", open_age(r, now_ms));
-  j.field_or_null("flag", flag_label(bound));
-  j.field_or_null("flag_after_ms", bound);
-  j.time_fields("closed_at", r.closed_at_ms);
-  j.field_or_null("notify_state", r.notify_state);
-  j.time_fields("notified_at", r.notified_at_ms);
 }
 
 // ---- list ---------------------------------------------------------------------------------------
@@ -191,8 +144,9 @@ void print_list_text(std::ostream& out, const std::vector<ReviewRow>& rows,
   table.add({"SOURCE", "TRANSACTION", "AMOUNT", "CUSTOMER", "DOCUMENTATION", "OPENED", "AGE",
              "FLAG", "STATE", "NOTIFIED"});
   for (const ReviewRow& r : rows) {
-    const std::optional<std::int64_t> age = open_age(r, now_ms);
-    const std::string flag = flag_label(passed_bound(r, bounds, now_ms));
+    const std::optional<std::int64_t> age = documents::review_age_ms(r, now_ms);
+    const std::string flag =
+        documents::review_flag_label(documents::review_flag_bound(r, bounds, now_ms));
     table.add({printable(r.source), printable(r.transaction_id, kMaxIdChars),
                amount_cell(r.total_amount, r.currency),
                or_dash(printable(r.customer_id, kMaxIdChars)), or_dash(r.documentation_status),
@@ -222,15 +176,7 @@ int reviews_list(const ArgList& argv, Io io, std::int64_t now_ms) {
   storage::ProjectionQueries queries(db);
   const std::vector<ReviewRow> rows = queries.reviews(filter);
   if (args.has(events_cli::kJsonFlag)) {
-    JsonOut j;
-    j.start_array();
-    for (const ReviewRow& r : rows) {
-      j.start_object();
-      review_fields(j, r, bounds, now_ms);
-      j.end_object();
-    }
-    j.end_array();
-    io.out << j.str();
+    io.out << documents::review_list(rows, bounds, now_ms);
     return 0;
   }
   print_list_text(io.out, rows, bounds, now_ms);
@@ -262,8 +208,12 @@ void print_show_text(std::ostream& out, const std::vector<ReviewView>& views,
     std::string opened = "-";
     if (r.opened_at_ms) {
       opened = iso_time(*r.opened_at_ms);
-      if (const auto age = open_age(r, now_ms)) opened += ", age " + short_age(*age);
-      if (const auto bound = passed_bound(r, bounds, now_ms)) opened += ", " + flag_label(bound);
+      if (const auto age = documents::review_age_ms(r, now_ms)) {
+        opened += ", age " + short_age(*age);
+      }
+      if (const auto bound = documents::review_flag_bound(r, bounds, now_ms)) {
+        opened += ", " + documents::review_flag_label(bound);
+      }
       if (r.opened_event_id) opened += " (event " + std::to_string(*r.opened_event_id) + ")";
     } else {
       opened = "(no opening event received)";
@@ -292,37 +242,6 @@ void print_show_text(std::ostream& out, const std::vector<ReviewView>& views,
   }
 }
 
-void print_show_json(std::ostream& out, const std::vector<ReviewView>& views,
-                     const std::vector<std::int64_t>& bounds, std::int64_t now_ms) {
-  JsonOut j;
-  j.start_array();
-  for (const ReviewView& v : views) {
-    const ReviewRow& r = v.review;
-    j.start_object();
-    review_fields(j, r, bounds, now_ms);
-    j.field_or_null("opened_event_id", r.opened_event_id);
-    j.time_fields("opened_received_at", r.opened_received_ms);
-    j.field_or_null("closed_event_id", r.closed_event_id);
-    j.field_or_null("notify_event_id", r.notify_event_id);
-    j.time_fields("updated_at", r.updated_at_ms);
-    j.key("history");
-    j.start_array();
-    for (const auto& h : v.history) {
-      j.start_object();
-      j.field("event_id", h.event_id);
-      j.field("event_type", h.event_type);
-      j.field("action", h.action);
-      j.time_fields("occurred_at", h.occurred_at_ms);
-      j.time_fields("received_at", h.received_at_ms);
-      j.end_object();
-    }
-    j.end_array();
-    j.end_object();
-  }
-  j.end_array();
-  out << j.str();
-}
-
 }  // namespace
 
 int cmd_reviews_at(const ArgList& argv, Io io, std::int64_t now_ms) {
@@ -335,8 +254,11 @@ int cmd_reviews_at(const ArgList& argv, Io io, std::int64_t now_ms) {
         [now_ms](std::ostream& out, const std::vector<ReviewView>& views, bool json,
                  const Args& args) {
           const std::vector<std::int64_t> bounds = flag_bounds(args);
-          json ? print_show_json(out, views, bounds, now_ms)
-               : print_show_text(out, views, bounds, now_ms);
+          if (json) {
+            out << documents::review_views(views, bounds, now_ms);
+          } else {
+            print_show_text(out, views, bounds, now_ms);
+          }
         });
   };
   return projections_cli::run_actions(kCommand, argv, io, kReviewsHelp,

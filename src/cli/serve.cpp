@@ -16,14 +16,18 @@ namespace {
 
 constexpr const char* kServeHelp =
     "usage: webhook-receiver serve [--config FILE] [--log-format text|json] [--port-file FILE]\n"
+    "                              [--admin-port-file FILE]\n"
     "\n"
     "Runs the receiver until SIGTERM or SIGINT, then shuts down gracefully.\n"
     "  --config FILE      configuration file (default: $WEBHOOK_RECEIVER_CONFIG, else the\n"
     "                     embedded defaults: 127.0.0.1:8080, var/webhook-receiver.db)\n"
     "  --log-format F     text (default) or json; overrides logging.format\n"
     "  --port-file FILE   write the bound port there once listening (useful with port 0)\n"
+    "  --admin-port-file FILE\n"
+    "                     the same for the admin listener (0 when it is off)\n"
     "Secrets come from the environment variable each source names (default\n"
-    "WEBHOOK_RECEIVER_SECRET_KEYS, comma-separated, current key first) or NAME_FILE.\n";
+    "WEBHOOK_RECEIVER_SECRET_KEYS, comma-separated, current key first) or NAME_FILE; the admin\n"
+    "listener's token from WEBHOOK_RECEIVER_ADMIN_TOKEN or WEBHOOK_RECEIVER_ADMIN_TOKEN_FILE.\n";
 
 constexpr const char* kMigrateHelp =
     "usage: webhook-receiver migrate [--config FILE | --db PATH]\n"
@@ -35,7 +39,7 @@ std::optional<std::string> config_path(const Args& args) { return args.get("--co
 }  // namespace
 
 int cmd_serve(const ArgList& argv, Io io) {
-  Args args(argv, {"--config", "--log-format", "--port-file"}, {});
+  Args args(argv, {"--config", "--log-format", "--port-file", "--admin-port-file"}, {});
   if (args.has("--help")) {
     io.out << kServeHelp;
     return 0;
@@ -64,6 +68,10 @@ int cmd_serve(const ArgList& argv, Io io) {
   } catch (const std::exception& e) {
     log::error("start-up failed", {.detail = e.what()});
     throw;  // run() prints the same text on stderr, exit 1
+  }
+  // The admin port first: a test that sees the webhook port may read the admin one at once.
+  if (auto port_file = args.get("--admin-port-file")) {
+    std::ofstream(*port_file) << application.admin_port() << "\n";
   }
   if (auto port_file = args.get("--port-file")) {
     std::ofstream(*port_file) << application.port() << "\n";

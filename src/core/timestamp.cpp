@@ -2,6 +2,7 @@
 
 #include "webhook/core/timestamp.hpp"
 
+#include <charconv>
 #include <chrono>
 
 namespace webhook::core {
@@ -75,6 +76,50 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) {
     return s[pos] == '+' ? ms - offset : ms + offset;
   }
   return std::nullopt;
+}
+
+std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
+  constexpr std::int64_t kSecond = 1000;
+  constexpr std::int64_t kDay = 86'400 * kSecond;
+  constexpr std::int64_t kMax = 36'500 * kDay;  // 100 years
+  if (text.size() < 2) return std::nullopt;
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = kSecond;
+      break;
+    case 'm':
+      unit = 60 * kSecond;
+      break;
+    case 'h':
+      unit = 3'600 * kSecond;
+      break;
+    case 'd':
+      unit = kDay;
+      break;
+    case 'w':
+      unit = 7 * kDay;
+      break;
+    default:
+      return std::nullopt;
+  }
+  const std::string_view number = text.substr(0, text.size() - 1);
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+  if (ec != std::errc{} || end != number.data() + number.size() || n < 0 || n > kMax / unit) {
+    return std::nullopt;
+  }
+  return n * unit;
+}
+
+std::optional<std::int64_t> parse_time_ms(std::string_view text, std::int64_t now_ms) {
+  if (const auto iso = parse_iso8601_ms(text)) return iso;
+  const bool looks_like_duration = !text.empty() && text.front() >= '0' && text.front() <= '9' &&
+                                   text.back() >= 'a' && text.back() <= 'z';
+  if (!looks_like_duration || text.find('-') != std::string_view::npos) return std::nullopt;
+  const auto age = parse_duration_ms(text);
+  if (!age) return std::nullopt;
+  return now_ms - *age;
 }
 
 }  // namespace webhook::core

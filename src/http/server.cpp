@@ -1,6 +1,7 @@
 // Listener and lifecycle of http::Server: bind, accept, run the I/O threads, shut down in order.
 #include <stdexcept>
 
+#include "http/listen.hpp"
 #include "http/server_impl.hpp"
 #include "webhook/log/log.hpp"
 
@@ -162,28 +163,30 @@ Server::Server(ServerOptions options, std::vector<core::SourceSpec> sources,
 
 Server::~Server() { shutdown(); }
 
-void Server::start() {
-  Impl& s = *impl_;
+void open_listener(tcp::acceptor& acceptor, const std::string& host, std::uint16_t port) {
   beast::error_code ec;
-  const std::string where = s.options.host + ":" + std::to_string(s.options.port);
-  // An IP address binds as is; a host name ("localhost") is resolved once, here at start-up.
+  const std::string where = host + ":" + std::to_string(port);
   tcp::endpoint endpoint;
-  if (const auto address = net::ip::make_address(s.options.host, ec); !ec) {
-    endpoint = tcp::endpoint(address, s.options.port);
+  if (const auto address = net::ip::make_address(host, ec); !ec) {
+    endpoint = tcp::endpoint(address, port);
   } else {
-    tcp::resolver resolver(s.ioc);
-    const auto results = resolver.resolve(s.options.host, std::to_string(s.options.port),
-                                          tcp::resolver::passive, ec);
+    tcp::resolver resolver(acceptor.get_executor());
+    const auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
-      throw std::runtime_error("cannot listen on " + where + ": cannot resolve " + s.options.host);
+      throw std::runtime_error("cannot listen on " + where + ": cannot resolve " + host);
     }
     endpoint = results.begin()->endpoint();
   }
-  s.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(endpoint, ec);
-  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+}
+
+void Server::start() {
+  Impl& s = *impl_;
+  open_listener(s.acceptor, s.options.host, s.options.port);
   s.bound_port = s.acceptor.local_endpoint().port();
 
   s.work.emplace(s.ioc.get_executor());

@@ -3,6 +3,7 @@
 #include "webhook/storage/backlog.hpp"
 
 #include <map>
+#include <utility>
 
 #include "webhook/storage/statement.hpp"
 
@@ -12,6 +13,10 @@ namespace {
 constexpr const char* kSampleBacklog =
     "SELECT event_type, status, count(*), min(received_at_ms) FROM events "
     "WHERE status IN ('pending', 'processing', 'dead') GROUP BY event_type, status";
+
+constexpr const char* kSourceBacklog =
+    "SELECT source, status, count(*), min(received_at_ms) FROM events "
+    "WHERE status IN ('pending', 'processing', 'dead') GROUP BY source, status ORDER BY source";
 
 constexpr const char* kOpenReviews = R"sql(
 SELECT source, count(*), min(opened_at_ms) FROM reviews WHERE state = 'open' GROUP BY source
@@ -35,6 +40,28 @@ std::vector<BacklogRow> sample_backlog(Database& db) {
   std::vector<BacklogRow> rows;
   while (q.step()) {
     rows.push_back({q.column_bytes(0), q.column_bytes(1), q.column_int(2), q.column_int(3)});
+  }
+  return rows;
+}
+
+std::vector<SourceBacklog> sample_source_backlog(Database& db) {
+  Statement stmt(db, kSourceBacklog);
+  Statement::Use q(stmt);
+  std::vector<SourceBacklog> rows;
+  while (q.step()) {
+    std::string source = q.column_bytes(0);
+    if (rows.empty() || rows.back().source != source) rows.push_back({std::move(source)});
+    SourceBacklog& b = rows.back();
+    const std::string status = q.column_bytes(1);
+    const std::int64_t count = q.column_int(2);
+    const std::int64_t oldest = q.column_int(3);
+    if (status == "dead") {
+      b.dead = count;
+      continue;
+    }
+    (status == "pending" ? b.pending : b.processing) = count;
+    if (b.oldest_unfinished_ms == 0 || oldest < b.oldest_unfinished_ms)
+      b.oldest_unfinished_ms = oldest;
   }
   return rows;
 }

@@ -33,6 +33,7 @@ constexpr const char* kWhereSource = "source = ?";
 constexpr const char* kWhereEntity = "entity_id = ?";
 constexpr const char* kWhereSince = "received_at_ms >= ?";
 constexpr const char* kWhereUntil = "received_at_ms < ?";
+constexpr const char* kWhereBefore = "(received_at_ms, id) < (?, ?)";
 constexpr const char* kNewestFirst = " ORDER BY received_at_ms DESC, id DESC LIMIT ?";
 constexpr const char* kOldestFirst = " ORDER BY received_at_ms, id LIMIT ?";
 
@@ -130,6 +131,11 @@ SqlWithBinds list_query(const EventFilter& f) {
   if (f.until_ms) {
     conditions.emplace_back(kWhereUntil);
     q.binds.emplace_back(*f.until_ms);
+  }
+  if (f.before) {  // the page after an admin cursor: strictly after it in newest-first order
+    conditions.emplace_back(kWhereBefore);
+    q.binds.emplace_back(f.before->received_at_ms);
+    q.binds.emplace_back(f.before->id);
   }
   for (std::size_t i = 0; i < conditions.size(); ++i) {
     q.sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];

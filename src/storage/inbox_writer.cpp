@@ -114,6 +114,14 @@ std::optional<core::WorkRecorded> InboxWriter::record_and_wait(core::WorkItem it
   return answer.get();
 }
 
+void InboxWriter::check_outside_now() {
+  {
+    std::lock_guard lock(mutex_);
+    check_outside_now_ = true;
+  }
+  wake_.notify_one();
+}
+
 void InboxWriter::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -173,8 +181,13 @@ void InboxWriter::run() {
         if (stopping_) work_.clear();
         pause = false;
       }
-      wake_.wait_until(lock, next_outside_check,
-                       [this] { return stopping_ || !queue_.empty() || !work_.empty(); });
+      wake_.wait_until(lock, next_outside_check, [this] {
+        return stopping_ || !queue_.empty() || !work_.empty() || check_outside_now_;
+      });
+      if (check_outside_now_) {
+        check_outside_now_ = false;
+        next_outside_check = Clock::now();
+      }
       if (stopping_ && queue_.empty() && work_.empty()) {
         finished_ = true;
         return;

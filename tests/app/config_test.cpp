@@ -722,3 +722,52 @@ TEST_CASE("issue 10: a deeply nested config file is a one-line error, not a cras
   deep_objects += "1" + std::string(100000, '}');
   CHECK_THAT(error_of(deep_objects), StartsWith("test.json: a: unknown key"));
 }
+
+TEST_CASE("the admin listener needs a token, and without one stays off or refuses to start",
+          "[config][admin]") {
+  const std::string token = "test-admin-token-not-secret-01";
+  Env with_token = kKeys;
+  with_token["WEBHOOK_RECEIVER_ADMIN_TOKEN"] = token;
+
+  SECTION("defaults: 127.0.0.1:8081, off without a token") {
+    const Config c = parse("{}");
+    CHECK(c.admin.listen == "127.0.0.1:8081");
+    CHECK(c.admin.port == 8081);
+    CHECK(c.admin.token.empty());
+    CHECK_FALSE(c.admin.enabled());
+  }
+  SECTION("a token turns it on; \"\" turns it off whatever the token") {
+    const Config on = parse(R"({"admin": {"listen": "127.0.0.1:0"}})", with_token);
+    CHECK(on.admin.enabled());
+    CHECK(on.admin.token == token);
+    CHECK(on.admin.port == 0);
+    CHECK_FALSE(parse(R"({"admin": {"listen": ""}})", with_token).admin.enabled());
+  }
+  SECTION("a non-loopback address without a token is refused, naming the variable") {
+    const std::string message = error_of(R"({"admin": {"listen": "0.0.0.0:8081"}})");
+    CHECK_THAT(message, Contains("admin.listen"));
+    CHECK_THAT(message, Contains("WEBHOOK_RECEIVER_ADMIN_TOKEN"));
+    CHECK(parse(R"({"admin": {"listen": "0.0.0.0:8081"}})", with_token).admin.enabled());
+  }
+  SECTION("a short token is refused without echoing it") {
+    Env short_token = kKeys;
+    short_token["WEBHOOK_RECEIVER_ADMIN_TOKEN"] = "short-token";
+    const std::string message = error_of("{}", short_token);
+    CHECK_THAT(message, Contains("shorter than 16 bytes"));
+    CHECK_THAT(message, !Contains("short-token"));
+  }
+  SECTION("the webhook port is refused for a listener that would run") {
+    const std::string file = R"({"server": {"listen": "0.0.0.0:8081"}})";
+    CHECK_THAT(error_of(file, with_token), Contains("must not use the webhook port"));
+    CHECK_FALSE(parse(file).admin.enabled());  // no token: the port stays free
+  }
+  SECTION("a bad address is named; the environment overrides the file") {
+    CHECK_THAT(error_of(R"({"admin": {"listen": "nowhere"}})"), Contains("admin.listen: must be"));
+    Env env = with_token;
+    env["WEBHOOK_RECEIVER_ADMIN_LISTEN"] = "127.0.0.1:9555";
+    CHECK(parse("{}", env).admin.port == 9555);
+  }
+  SECTION("the CLI's read-only commands never need it") {
+    CHECK(error_of(R"({"admin": {"listen": "0.0.0.0:8081"}})", kKeys, false).empty());
+  }
+}

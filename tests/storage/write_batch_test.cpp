@@ -179,8 +179,8 @@ TEST_CASE("checkpoints beside the writer keep its -wal bounded", "[write_batch][
   REQUIRE(webhook::testing::wait_until([&] { return checkpointer.checkpoints() > 0; }));
   checkpointer.stop();
   CHECK(inbox.count_events() == 1200);
-  // Without checkpoints the -wal would hold every page written (about 1,300 with the indexes);
-  // the hard limit (4 x 50 pages) made the writer checkpoint and start it over.
-  CHECK(checkpointer.writer_checkpoints() > 0);
+  // Without checkpoints the -wal would hold every page written (about 1,300 with the indexes).
+  // Which side checkpointed depends on timing: the background thread when it keeps up, else the
+  // writer itself past the hard limit (4 x 50 pages); either way the file stays bounded.
   CHECK(std::filesystem::file_size(path + "-wal") < 400 * 4096);
 }

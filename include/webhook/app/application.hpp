@@ -25,9 +25,12 @@ class Application {
   // Throws webhook::storage::StorageError or std::runtime_error (bind failure) on failure.
   void start();
   std::uint16_t port() const;
+  // The admin listener's bound port; 0 when it is off (no token, or admin.listen "").
+  std::uint16_t admin_port() const;
   void stop();
 
  private:
+  void start_admin();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -46,6 +46,17 @@ struct ServerConfig {
   std::vector<std::string> trusted_proxies;  // CIDRs: X-Forwarded-For, X-Real-IP, X-Request-Id
 };
 
+// The admin listener (docs/admin.md): the dashboard and its JSON API, never on the webhook port.
+struct AdminConfig {
+  std::string listen = "127.0.0.1:8081";  // "" turns it off
+  std::string host = "127.0.0.1";         // derived from listen
+  std::uint16_t port = 8081;              // derived from listen (0: any free port)
+  // From WEBHOOK_RECEIVER_ADMIN_TOKEN(_FILE), never from the file; "" when unset (then the
+  // listener stays off on loopback, and a non-loopback listen is a configuration error).
+  std::string token;
+  bool enabled() const { return !listen.empty() && !token.empty(); }
+};
+
 struct SourceConfig {
   std::string name = "production";
   std::string path = "/webhooks";
@@ -133,6 +144,7 @@ struct LoggingConfig {
 
 struct Config {
   ServerConfig server;
+  AdminConfig admin;
   std::vector<SourceConfig> sources;
   StorageConfig storage;
   PayloadLogConfig payload_log;

@@ -14,6 +14,8 @@ namespace webhook::core {
 // (pos < s.size()).
 std::size_t utf8_sequence_length(std::string_view s, std::size_t pos);
 bool is_valid_utf8(std::string_view s);
+// `s` with every byte that starts no valid sequence replaced by U+FFFD (for JSON documents).
+std::string replace_invalid_utf8(std::string_view s);
 
 std::string base64_encode(std::string_view bytes);
 // Strict decoding of standard, padded base64: nullopt for a length that is not a multiple of 4,

@@ -20,6 +20,18 @@ struct BacklogRow {
 // One row per (event_type, status) for unfinished and dead events. Throws StorageError.
 std::vector<BacklogRow> sample_backlog(Database& db);
 
+// What is waiting in one source's inbox (the admin summary).
+struct SourceBacklog {
+  std::string source;
+  std::int64_t pending = 0;
+  std::int64_t processing = 0;
+  std::int64_t dead = 0;
+  std::int64_t oldest_unfinished_ms = 0;  // received_at_ms of the oldest pending or processing; 0
+};
+
+// One row per source with pending, processing or dead events, by source. Throws StorageError.
+std::vector<SourceBacklog> sample_source_backlog(Database& db);
+
 // The projections' operator view for one source (migrations/0003_projections.sql).
 struct ProjectionSample {
   std::string source;

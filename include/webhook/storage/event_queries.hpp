@@ -27,6 +27,12 @@
 
 namespace webhook::storage {
 
+// A position in the newest-first order of `events list` (the admin API's page cursor).
+struct EventPosition {
+  std::int64_t received_at_ms = 0;
+  std::int64_t id = 0;
+};
+
 // `events list`: conditions combine with AND; unset ones do not filter.
 struct EventFilter {
   std::vector<std::string> statuses;  // empty: any
@@ -38,6 +44,8 @@ struct EventFilter {
   std::optional<std::string> entity_id;
   std::optional<std::int64_t> since_ms;  // received_at_ms >= since_ms
   std::optional<std::int64_t> until_ms;  // received_at_ms < until_ms
+  // Only events after this position in newest-first order (with oldest_first unset).
+  std::optional<EventPosition> before;
   std::int64_t limit = 50;
   bool oldest_first = false;  // default: newest first (received_at_ms, then id, descending)
 };

@@ -73,6 +73,10 @@ class InboxWriter final : public core::DeliverySink, public core::WorkQueue {
   bool record_all(std::vector<core::WorkItem> items) override;
   std::optional<core::WorkRecorded> record_and_wait(core::WorkItem item) override;
 
+  // Asks the store whether another connection changed the database (a redrive) at the next
+  // loop instead of at the next outside_check; from any thread.
+  void check_outside_now();
+
   // Writes everything already queued, then joins the thread. Idempotent.
   void stop();
 
@@ -100,12 +104,13 @@ class InboxWriter final : public core::DeliverySink, public core::WorkQueue {
   core::WorkListener* listener_ = nullptr;  // set before start-up delivers anything
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Item> queue_;  // GUARDED_BY(mutex_)
-  std::deque<Work> work_;   // GUARDED_BY(mutex_)
-  bool stopping_ = false;   // GUARDED_BY(mutex_)
-  bool finished_ = false;   // GUARDED_BY(mutex_): the thread has exited; record() refuses
-  bool last_ok_ = true;     // GUARDED_BY(mutex_)
-  WriterStats stats_;       // GUARDED_BY(mutex_)
+  std::deque<Item> queue_;          // GUARDED_BY(mutex_)
+  std::deque<Work> work_;           // GUARDED_BY(mutex_)
+  bool stopping_ = false;           // GUARDED_BY(mutex_)
+  bool check_outside_now_ = false;  // GUARDED_BY(mutex_)
+  bool finished_ = false;           // GUARDED_BY(mutex_): the thread has exited; record() refuses
+  bool last_ok_ = true;             // GUARDED_BY(mutex_)
+  WriterStats stats_;               // GUARDED_BY(mutex_)
   std::thread thread_;
 };
 
