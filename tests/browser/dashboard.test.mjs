@@ -232,6 +232,8 @@ async function main() {
     check(await page.isHidden('#signin-view'), 'the right token opens the dashboard, with an empty review queue');
     check(await page.evaluate((k) => sessionStorage.getItem(k) !== null, TOKEN_KEY),
       'the token is kept in sessionStorage');
+    await page.waitForFunction(() => /Neither production nor sandbox/.test(document.getElementById('compare').textContent));
+    ok('with no events yet, the comparison says so instead of a table of zeros');
 
     // -- a review appears without a reload
     await page.evaluate(() => (window.__sameDocument = true));

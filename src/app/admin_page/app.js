@@ -498,6 +498,13 @@
     }
     if (r.status !== 200) throw new Error('compare: ' + apiError(r));
     const c = r.body;
+    // The API counts a source it does not know as zeros: an empty window gets a sentence instead.
+    if (!(c.event_types || []).length) {
+      box.appendChild(el('p', 'Neither ' + c.a + ' nor ' + c.b + ' received an event in the last 24 h ' +
+        '(a source that is not configured counts as none: docs/configuration.md, "Two sources side by side").',
+        'empty'));
+      return;
+    }
     const rows = [];
     const stats = (type, name, s) => [
       type, name, s.received, s.done, s.unhandled, s.dead, s.pending, s.quarantined, s.retried,
