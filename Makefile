@@ -17,7 +17,7 @@ CONFIG ?= config/webhook-receiver.example.json
 CI_PACKAGES := clang-format clang libclang-rt-14-dev ccache podman buildah runc mmdebstrap iproute2
 CLANG_FORMAT ?= clang-format
 
-.PHONY: run test deps ci-deps build release dev tsan ci-tsan bench clean format format-check \
+.PHONY: run test browser-deps install-npm deps ci-deps build release dev tsan ci-tsan bench clean format format-check \
         image-check fuzz fuzz-ci
 
 # $(call install_missing,PACKAGES): apt-get install those not installed (as root), or print the line.
@@ -87,8 +87,19 @@ run: release
 	  echo "dashboard: http://127.0.0.1:8081/ (sign in with the token in var/admin-token; the log line 'admin listening' gives the address)"; fi; \
 	exec build/release/webhook-receiver serve --config $(CONFIG)
 
-test: dev
+test: dev browser-deps
 	ctest --preset dev -j $(JOBS)
+
+# The browser test's one npm package (playwright-core, pinned by tests/browser/package-lock.json;
+# it drives Debian's chromium and downloads no browser). npm comes with nodejs from NodeSource; on
+# Debian's nodejs it is the separate npm package.
+browser-deps: deps
+	@if ! command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory install-npm; fi
+	@if [ ! tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then \
+	  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; fi
+
+install-npm:
+	$(call install_missing,npm)
 
 # tests/fuzz/run.sh installs clang and libclang-rt-14-dev when missing (as root).
 FUZZ_SECONDS ?= 300
