@@ -267,8 +267,9 @@ bool AdminApi::Impl::authorized(std::string_view header) const {
 
 OutboundResponse AdminApi::Impl::summary(const Query& q) {
   only(q, {});
-  const documents::SummaryInput in = documents::read_summary(
-      reader(), options.review_bounds_ms, options.settlement_overdue_ms, clock.now_ms());
+  const documents::SummaryInput in =
+      documents::read_summary(reader(), options.sources, options.review_bounds_ms,
+                              options.settlement_overdue_ms, clock.now_ms());
   return json(200, documents::summary(in));
 }
 

@@ -245,6 +245,7 @@ void Application::start_admin() {
   AdminApiOptions api;
   api.token = c.admin.token;
   api.sqlite_path = c.storage.sqlite_path;
+  for (const auto& source : c.sources) api.sources.push_back(source.name);
   api.review_bounds_ms = c.reviews.flag_after_ms;
   api.settlement_overdue_ms = c.monitoring.settlement_overdue_ms;
   api.on_redrive = [&a] { a.writer->check_outside_now(); };

@@ -334,6 +334,7 @@ std::string comparison(const ComparisonWindow& window, const storage::Comparison
 
 std::vector<SourceSummary> summarize(const SummaryInput& in) {
   std::map<std::string, SourceSummary> by_source;
+  for (const std::string& source : in.sources) by_source[source];
   for (const auto& b : in.backlog) {
     SourceSummary& s = by_source[b.source];
     s.backlog = b;
@@ -354,9 +355,11 @@ std::vector<SourceSummary> summarize(const SummaryInput& in) {
   return out;
 }
 
-SummaryInput read_summary(storage::Database& db, std::vector<std::int64_t> review_bounds_ms,
+SummaryInput read_summary(storage::Database& db, std::vector<std::string> sources,
+                          std::vector<std::int64_t> review_bounds_ms,
                           std::int64_t settlement_overdue_ms, std::int64_t now_ms) {
   SummaryInput in;
+  in.sources = std::move(sources);
   in.now_ms = now_ms;
   in.settlement_overdue_ms = settlement_overdue_ms;
   in.backlog = storage::sample_source_backlog(db);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/args.hpp"
@@ -25,8 +26,9 @@ constexpr const char* kSummaryHelp =
     "One line per source: events waiting (pending, processing) and the age of the oldest, dead\n"
     "letters, payments awaiting settlement and those overdue (monitoring.settlement_overdue_ms),\n"
     "open reviews, the age of the oldest, and how many are over each reviews.flag_after_ms bound.\n"
-    "The bounds come from the configuration (--config, or $WEBHOOK_RECEIVER_CONFIG) unless --db\n"
-    "is given. Opens the database read-only.\n"
+    "The bounds and the sources (each listed, even when quiet) come from the configuration\n"
+    "(--config, or $WEBHOOK_RECEIVER_CONFIG) unless --db is given (then only sources with data).\n"
+    "Opens the database read-only.\n"
     "  --json          one JSON object: now(_ms) and \"sources\", each with source, backlog\n"
     "                  {pending, processing, oldest_age_ms}, dead, settlement {awaiting,\n"
     "                  oldest_awaiting_age_ms, overdue, overdue_after_ms}, reviews {open,\n"
@@ -43,7 +45,7 @@ std::string age_cell(std::int64_t now_ms, std::int64_t since_ms) {
 void print_text(std::ostream& out, const app::documents::SummaryInput& in) {
   const auto sources = app::documents::summarize(in);
   if (sources.empty()) {
-    out << "nothing waiting: no backlog, dead letters, payments awaiting settlement or open "
+    out << "no sources with events waiting, dead letters, payments awaiting settlement or open "
            "reviews\n";
     return;
   }
@@ -85,13 +87,17 @@ int cmd_summary_at(const ArgList& argv, Io io, std::int64_t now_ms) {
     throw UsageError("summary takes no arguments, only options ('" + args.positionals().front() +
                      "')");
   }
+  // With --config, its sources are listed even when quiet; with --db only those with data.
   app::Config config = app::default_config();
+  std::vector<std::string> sources;
   if (!args.has(events_cli::kDbFlag)) {
     config = app::load_config(args.get(events_cli::kConfigFlag), app::process_environment(), false);
+    for (const auto& source : config.sources) sources.push_back(source.name);
   }
   storage::Database db = events_cli::open_read_only(args);
-  const app::documents::SummaryInput in = app::documents::read_summary(
-      db, config.reviews.flag_after_ms, config.monitoring.settlement_overdue_ms, now_ms);
+  const app::documents::SummaryInput in =
+      app::documents::read_summary(db, std::move(sources), config.reviews.flag_after_ms,
+                                   config.monitoring.settlement_overdue_ms, now_ms);
   if (args.has(events_cli::kJsonFlag)) {
     io.out << app::documents::summary(in);
   } else {

@@ -23,6 +23,7 @@ namespace webhook::app {
 struct AdminApiOptions {
   std::string token;  // non-empty
   std::string sqlite_path;
+  std::vector<std::string> sources;  // the configured source names (the summary lists each)
   std::vector<std::int64_t> review_bounds_ms;
   std::int64_t settlement_overdue_ms = 0;
   std::function<void()> on_redrive;  // may be empty

@@ -64,13 +64,14 @@ std::string comparison(const ComparisonWindow& window, const storage::Comparison
 // What an operator looks at first, per source: the inbox backlog and dead letters, payments
 // awaiting settlement, open reviews (admin `GET /api/summary`, `webhook-receiver summary`).
 struct SummaryInput {
+  std::vector<std::string> sources;  // the configured ones: listed even when there is nothing
   std::vector<storage::SourceBacklog> backlog;
   std::vector<storage::ProjectionSample> projections;  // sampled with review_bounds_ms
   std::vector<std::int64_t> review_bounds_ms;
   std::int64_t settlement_overdue_ms = 0;
   std::int64_t now_ms = 0;
 };
-// One entry per source found in either input, by name.
+// One entry per configured source and per source found in the samples, by name.
 struct SourceSummary {
   std::string source;
   storage::SourceBacklog backlog;
@@ -78,7 +79,8 @@ struct SourceSummary {
 };
 std::vector<SourceSummary> summarize(const SummaryInput& in);
 // The samples of a summary, read from `db` (the one helper here that reads a database).
-SummaryInput read_summary(storage::Database& db, std::vector<std::int64_t> review_bounds_ms,
+SummaryInput read_summary(storage::Database& db, std::vector<std::string> sources,
+                          std::vector<std::int64_t> review_bounds_ms,
                           std::int64_t settlement_overdue_ms, std::int64_t now_ms);
 std::string summary(const SummaryInput& in);
 
