@@ -11,10 +11,10 @@
 #include "app/connection_limit.hpp"
 #include "app/monitor.hpp"
 #include "app/worker_wiring.hpp"
+#include "webhook/app/admin_api.hpp"
 #include "webhook/app/readiness.hpp"
 #include "webhook/app/service_metrics.hpp"
 
-#include "webhook/app/admin_api.hpp"
 #include "webhook/http/admin_server.hpp"
 #include "webhook/http/server.hpp"
 #include "webhook/log/log.hpp"
@@ -272,7 +272,10 @@ void Application::stop() {
   Impl& a = *impl_;
   if (!a.running) return;
   a.running = false;
-  if (a.admin_server) a.admin_server->shutdown();  // no redrive while the writer stops
+  // First: no redrive while the writer stops, and its connections close before the checkpoint.
+  if (a.admin_server) a.admin_server->shutdown();
+  a.admin_server.reset();
+  a.admin_api.reset();
   log::info("shutting down: no new connections; finishing requests in flight");
   const std::size_t cut = a.server->shutdown();
   if (cut > 0)
@@ -288,8 +291,6 @@ void Application::stop() {
   } catch (const std::exception& e) {
     log::warn("checkpoint at shutdown failed", {.detail = e.what()});
   }
-  a.admin_server.reset();
-  a.admin_api.reset();
   a.server.reset();
   a.monitor.reset();
   a.dispatcher.reset();
