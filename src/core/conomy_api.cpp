@@ -90,6 +90,27 @@ std::optional<std::int64_t> parse_imf_fixdate(std::string_view s) {
   return ((days * 24 + *hour) * 60 + *minute) * 60000 + std::int64_t{*second} * 1000;
 }
 
+// A JSON string literal: quotes, backslash and control characters escaped; other bytes as given.
+std::string json_string(std::string_view text) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0f];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace
 
 Result<AccessToken, std::string> parse_access_token(std::string_view body) {
@@ -108,6 +129,34 @@ Result<AccessToken, std::string> parse_access_token(std::string_view body) {
   AccessToken out{*token, kDefaultTokenLifetimeS};
   if (const auto expires = whole_number(text(object, "expiresIn")); expires && *expires > 0) {
     out.expires_in_s = std::min<std::int64_t>(*expires, 366LL * 86400);
+  }
+  return out;
+}
+
+std::string auth_request_body(std::string_view client_id, std::string_view client_secret) {
+  return R"({"clientId":)" + json_string(client_id) + R"(,"clientSecret":)" +
+         json_string(client_secret) + "}";
+}
+
+std::string api_target(std::string_view base_path, std::string_view collection,
+                       std::string_view id) {
+  constexpr std::string_view kHex = "0123456789ABCDEF";
+  while (!base_path.empty() && base_path.back() == '/') base_path.remove_suffix(1);
+  std::string out(base_path);
+  out += '/';
+  out += collection;
+  out += '/';
+  for (const char c : id) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '.' || c == '_' || c == '~';
+    if (plain) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0f];
+    }
   }
   return out;
 }

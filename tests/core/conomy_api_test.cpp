@@ -234,3 +234,17 @@ TEST_CASE("a customer object gives level, documents and the documented flag", "[
   CHECK_FALSE(bare->is_documented);
   CHECK_FALSE(parse_api_customer(R"({"customer":{"id":"c-1"}})"));
 }
+
+TEST_CASE("the auth body is JSON with the client id and secret escaped", "[conomy_api]") {
+  CHECK(auth_request_body("client-1", "s3cr\"et\\x") ==
+        R"({"clientId":"client-1","clientSecret":"s3cr\"et\\x"})");
+  CHECK(auth_request_body("c", std::string("a\nb\x01", 4)) ==
+        R"({"clientId":"c","clientSecret":"a\u000ab\u0001"})");
+}
+
+TEST_CASE("a resource target percent-encodes the id under the base path", "[conomy_api]") {
+  CHECK(api_target("/sandbox", "payments", "65f1a0c2") == "/sandbox/payments/65f1a0c2");
+  CHECK(api_target("/", "customers", "c-1_x.y~z") == "/customers/c-1_x.y~z");
+  CHECK(api_target("", "payments", "a/../b?c=d#e f") == "/payments/a%2F..%2Fb%3Fc%3Dd%23e%20f");
+  CHECK(api_target("/v1/", "payments", "\xC3\xA9") == "/v1/payments/%C3%A9");
+}

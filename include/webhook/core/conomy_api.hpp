@@ -50,6 +50,16 @@ std::int64_t token_refresh_at(std::int64_t received_ms, std::int64_t expires_in_
 // When such a token stops being usable at all.
 std::int64_t token_expires_at(std::int64_t received_ms, std::int64_t expires_in_s);
 
+// The POST /auth body: {"clientId":"...","clientSecret":"..."}, JSON-escaped (WEBHOOKS.md 6.1).
+// Holds the secret: never log it.
+std::string auth_request_body(std::string_view client_id, std::string_view client_secret);
+
+// The request target of a resource under the base URL's path: api_target("/sandbox", "payments",
+// "p 1") == "/sandbox/payments/p%201". The id is percent-encoded (all but A-Z a-z 0-9 - . _ ~),
+// so an id cannot add path segments or a query. A trailing '/' of the base path is dropped.
+std::string api_target(std::string_view base_path, std::string_view collection,
+                       std::string_view id);
+
 // ---- statuses and retries --------------------------------------------------------------------
 
 enum class ApiStatusClass {
