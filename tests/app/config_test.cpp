@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "webhook/app/config.hpp"
+#include "webhook/http/conomy_client.hpp"
 #include "webhook/storage/payload_log.hpp"
 
 using Catch::Matchers::Contains;
@@ -914,4 +915,28 @@ TEST_CASE("bad sources api settings stop start-up naming the key and never a sec
   no_key.erase("CONOMY_API_KEY");
   check_error(with_api(kApiRequired), no_key, "sources[0].api.api_key_env",
               "CONOMY_API_KEY (or CONOMY_API_KEY_FILE) is not set");
+}
+
+TEST_CASE("conomy_api_options carries a source's api settings to the client", "[config][api]") {
+  TempFile secret(kApiSecret);
+  Env env = api_env();
+  env.erase("CONOMY_CLIENT_SECRET");
+  env["CONOMY_CLIENT_SECRET_FILE"] = secret.path;
+  const Config c =
+      parse(with_api(kApiRequired + R"(, "timeout_ms": 2500,)" +
+                     R"( "retry": {"initial_ms": 500, "max_ms": 4000,)" + R"( "max_attempts": 3})"),
+            env);
+  const webhook::http::ConomyApiOptions o = webhook::app::conomy_api_options(c.sources[0]);
+  CHECK(o.source == "production");
+  CHECK(o.base_url == "https://api.conomyhq.com/sandbox");
+  CHECK(o.client_id == "client-0001");
+  CHECK(o.client_secret.value == kApiSecret);
+  CHECK(o.client_secret.file == secret.path);
+  CHECK(o.api_key.value == kApiKeyValue);
+  CHECK(o.api_key.file.empty());
+  CHECK(o.timeout == std::chrono::milliseconds{2500});
+  CHECK(o.retry.initial == std::chrono::milliseconds{500});
+  CHECK(o.retry.multiplier == 2.0);
+  CHECK(o.retry.max == std::chrono::milliseconds{4000});
+  CHECK(o.retry.max_attempts == 3);
 }

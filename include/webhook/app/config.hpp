@@ -19,6 +19,10 @@
 
 #include "webhook/core/ingest.hpp"
 
+namespace webhook::http {
+struct ConomyApiOptions;  // webhook/http/conomy_client.hpp
+}  // namespace webhook::http
+
 namespace webhook::app {
 
 class ConfigError : public std::runtime_error {
@@ -193,5 +197,10 @@ Config load_config(const std::optional<std::string>& path, const EnvLookup& env,
 
 // The ingest view of a configured source.
 core::SourceSpec to_source_spec(const SourceConfig& source);
+
+// The API client's settings for a source whose `api` is set (precondition), secrets resolved:
+// http::ConomyApiClient(conomy_api_options(source), clock). Include
+// webhook/http/conomy_client.hpp to use the result.
+http::ConomyApiOptions conomy_api_options(const SourceConfig& source);
 
 }  // namespace webhook::app
