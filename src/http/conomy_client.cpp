@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -75,15 +76,17 @@ std::string SecretSource::current() {
   std::lock_guard lock(mutex_);
   if (file_.empty()) return value_;
   const auto stamp = stamp_now();
-  if (!stamp || stamp == last_stamp_) {
-    if (!stamp) log::warn("secret file cannot be read; keeping the last value", {.detail = file_});
-    return value_;
-  }
-  auto content = read_whole_file(file_);
+  if (stamp && stamp == last_stamp_) return value_;
+  auto content = stamp ? read_whole_file(file_) : std::nullopt;
   if (!content || content->empty()) {
-    log::warn("secret file cannot be read or is empty; keeping the last value", {.detail = file_});
+    if (!unreadable_) {  // once per episode, not on every request
+      log::warn("secret file cannot be read or is empty; keeping the last value",
+                {.detail = file_});
+    }
+    unreadable_ = true;
     return value_;
   }
+  unreadable_ = false;
   // The stamp is taken before the read: a write racing the read changes it again, and the next
   // call reads the file once more.
   last_stamp_ = stamp;
@@ -234,7 +237,13 @@ core::Result<ConomyApiClient::Token, core::ApiError> ConomyApiClient::token() {
   }
   refreshing_ = true;
   lock.unlock();
-  auto answer = authenticate();
+  core::Result<core::AccessToken, core::ApiError> answer =
+      core::Err{core::ApiError{0, "", "", "token request failed", ""}};
+  try {
+    answer = authenticate();
+  } catch (const std::exception& e) {  // bad_alloc: the waiters must still be woken
+    answer = core::Err{core::ApiError{0, "", "", std::string("token request: ") + e.what(), ""}};
+  }
   lock.lock();
   refreshing_ = false;
   ++refresh_rounds_;

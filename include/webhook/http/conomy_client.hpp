@@ -62,6 +62,7 @@ class SecretSource {
   std::mutex mutex_;
   std::string value_;                // GUARDED_BY(mutex_)
   std::optional<Stamp> last_stamp_;  // GUARDED_BY(mutex_)
+  bool unreadable_ = false;          // GUARDED_BY(mutex_); warned, not readable again yet
 };
 
 struct ConomyApiOptions {
