@@ -35,6 +35,9 @@ constexpr std::string_view kSecretsNotHere =
     "secrets are never read from the config file; put them in the environment variable named "
     "by secret_keys_env (comma-separated, current key first) or in the file named by its "
     "*_FILE variable";
+constexpr std::string_view kApiSecretsNotHere =
+    "secrets are never read from the config file; name the environment variables that hold "
+    "them in client_secret_env and api_key_env";
 constexpr std::string_view kHandlerSecretsNotHere =
     "secrets are never read from the config file; name the environment variable that holds it "
     "in secret_env";
@@ -209,6 +212,30 @@ void read_server(const ObjectReader& r, ServerConfig& s) {
   r.string_list("trusted_proxies", s.trusted_proxies);
 }
 
+// sources[].api: the four names are required, the rest have defaults.
+ConomyApiConfig read_api(const Value& v, const std::string& path, const Blame& blame) {
+  ObjectReader r(
+      v, path, blame,
+      {"base_url", "client_id", "client_secret_env", "api_key_env", "timeout_ms", "retry"},
+      kApiSecretsNotHere);
+  ConomyApiConfig api;
+  for (std::string_view key : {"base_url", "client_id", "client_secret_env", "api_key_env"}) {
+    if (!r.required(key).IsString()) blame.fail(r.at(key), "must be a string");
+  }
+  r.string("base_url", api.base_url);
+  r.string("client_id", api.client_id);
+  r.string("client_secret_env", api.client_secret_env);
+  r.string("api_key_env", api.api_key_env);
+  r.integer("timeout_ms", api.timeout_ms, 100, 600000);
+  if (const Value* retry = r.find("retry")) {
+    ObjectReader rr(*retry, r.at("retry"), blame, {"initial_ms", "max_ms", "max_attempts"});
+    rr.integer("initial_ms", api.retry_initial_ms, 1, 600000);
+    rr.integer("max_ms", api.retry_max_ms, 1, 600000);
+    rr.integer("max_attempts", api.retry_max_attempts, 1, 20);
+  }
+  return api;
+}
+
 SourceConfig read_source(const ObjectReader& r) {
   SourceConfig s;
   if (!r.required("name").IsString()) r.blame().fail(r.at("name"), "must be a string");
@@ -235,6 +262,7 @@ SourceConfig read_source(const ObjectReader& r) {
     d.boolean("include_state_everywhere", s.dedup.include_state_everywhere);
     d.boolean("review_cycles", s.dedup.review_cycles);
   }
+  if (const Value* v = r.find("api")) s.api = read_api(*v, r.at("api"), r.blame());
   return s;
 }
 
@@ -377,10 +405,10 @@ Config read_document(std::string_view json_text, const Blame& blame) {
   if (const Value* v = top.array("sources")) {
     config.sources.clear();
     for (rapidjson::SizeType i = 0; i < v->Size(); ++i)
-      config.sources.push_back(read_source(
-          ObjectReader((*v)[i], element_path("sources", i), blame,
-                       {"name", "path", "scheme", "secret_keys_env", "both_present",
-                        "allow_sha256_prefix", "allow_unsigned", "malformed_reply", "dedup"})));
+      config.sources.push_back(read_source(ObjectReader(
+          (*v)[i], element_path("sources", i), blame,
+          {"name", "path", "scheme", "secret_keys_env", "both_present", "allow_sha256_prefix",
+           "allow_unsigned", "malformed_reply", "dedup", "api"})));
   }
   if (const Value* v = top.find("storage"))
     read_storage(

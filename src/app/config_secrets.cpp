@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "app/config_internal.hpp"
@@ -49,6 +50,7 @@ struct SecretValue {
   std::string value;
   std::string holder;  // for messages: "NAME" or "NAME_FILE (path)"
   bool from_file = false;
+  std::string file;  // the path, when from_file
 };
 
 // The value of `variable`, or the content of the file named by `variable`_FILE with its
@@ -72,7 +74,7 @@ std::optional<SecretValue> read_secret_variable(const EnvLookup& env, const std:
   while (!content->empty() && (content->back() == '\n' || content->back() == '\r')) {
     content->pop_back();
   }
-  return SecretValue{std::move(*content), file_variable + " (" + *file + ")", true};
+  return SecretValue{std::move(*content), file_variable + " (" + *file + ")", true, *file};
 }
 
 namespace {
@@ -110,10 +112,34 @@ void resolve_admin_token(Config& config, const EnvLookup& env, const Blame& blam
                       "it; choose another port");
 }
 
+// sources[i].api: the client secret and the x-api-key, each from its variable or NAME_FILE
+// (whose path is kept: the API client re-reads a rotated file). Both are required.
+void resolve_api_secrets(ConomyApiConfig& api, const EnvLookup& env, const Blame& blame,
+                         const std::string& at) {
+  for (auto [key, variable, value, file] :
+       {std::tuple{"client_secret_env", &api.client_secret_env, &api.client_secret,
+                   &api.client_secret_file},
+        std::tuple{"api_key_env", &api.api_key_env, &api.api_key, &api.api_key_file}}) {
+    const std::string where = blame.where(at + "." + key);
+    auto secret = read_secret_variable(env, *variable, where);
+    if (!secret || secret->value.empty())
+      throw ConfigError(where + ": " + *variable + " (or " + *variable +
+                        "_FILE) is not set; the Conomy API client needs it");
+    *value = std::move(secret->value);
+    *file = std::move(secret->file);
+  }
+}
+
 }  // namespace
 
 void resolve_secrets(Config& config, const EnvLookup& env, const Blame& blame) {
   resolve_admin_token(config, env, blame);
+  for (std::size_t i = 0; i < config.sources.size(); ++i) {
+    if (config.sources[i].api) {
+      resolve_api_secrets(*config.sources[i].api, env, blame,
+                          "sources[" + std::to_string(i) + "].api");
+    }
+  }
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
     SourceConfig& source = config.sources[i];
     const std::string where = blame.where("sources[" + std::to_string(i) + "].secret_keys_env");

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "app/config_internal.hpp"
+#include "webhook/http/client.hpp"
 #include "webhook/http/proxy_trust.hpp"
 #include "webhook/storage/payload_log.hpp"
 #include "webhook/worker/projection_handlers.hpp"
@@ -97,6 +98,37 @@ bool is_route_pattern(std::string_view match) {
   return stem.find('*') == std::string_view::npos;
 }
 
+bool is_loopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || (host.starts_with("127.") && is_ipv4(host));
+}
+
+// sources[i].api: a usable base URL (the client secret never travels in clear text beyond this
+// host), a client id, variable names, and a retry cap not below its first delay.
+void validate_api(const ConomyApiConfig& api, const std::string& at, const Blame& blame) {
+  const auto url = http::parse_url(api.base_url);
+  if (!url || has_space_or_control(api.base_url) ||
+      api.base_url.find_first_of("?#") != std::string::npos)
+    blame.fail(at + ".base_url",
+               "must be an http:// or https:// URL without query or fragment (production "
+               "https://api.conomyhq.com, sandbox https://api.conomyhq.com/sandbox)");
+  if (!url->tls && !is_loopback(url->host))
+    blame.fail(at + ".base_url",
+               "must be https:// (http:// only for a loopback host such as 127.0.0.1): the "
+               "client secret is sent to it");
+  if (api.client_id.empty() || has_space_or_control(api.client_id))
+    blame.fail(at + ".client_id", "must be a non-empty string without spaces");
+  for (const auto& [key, name] : {std::pair{"client_secret_env", &api.client_secret_env},
+                                  std::pair{"api_key_env", &api.api_key_env}}) {
+    if (!is_env_name(*name))
+      blame.fail(at + "." + key,
+                 "must be the NAME of an environment variable ([A-Z_][A-Z0-9_]*), not a secret");
+  }
+  if (api.client_secret_env == api.api_key_env)
+    blame.fail(at + ".api_key_env", "must differ from client_secret_env");
+  if (api.retry_max_ms < api.retry_initial_ms)
+    blame.fail(at + ".retry.max_ms", "must be at least retry.initial_ms");
+}
+
 void validate_sources(const Config& config, const Blame& blame) {
   if (config.sources.empty()) blame.fail("sources", "at least one source is required");
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
@@ -112,6 +144,7 @@ void validate_sources(const Config& config, const Blame& blame) {
     if (!is_env_name(s.secret_keys_env))
       blame.fail(at + ".secret_keys_env",
                  "must be the NAME of an environment variable ([A-Z_][A-Z0-9_]*), not a key");
+    if (s.api) validate_api(*s.api, at + ".api", blame);
     for (std::size_t j = 0; j < i; ++j) {
       const std::string other = "sources[" + std::to_string(j) + "]";
       if (config.sources[j].name == s.name)

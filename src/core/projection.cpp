@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "core/object_facts.hpp"
 #include "core/payload.hpp"
 #include "webhook/core/timestamp.hpp"
 
@@ -49,6 +50,39 @@ bool is_terminal_payment_status(std::string_view status) {
   return false;
 }
 
+PaymentFacts payment_object_facts(const Value& tx) {
+  PaymentFacts f;
+  f.transaction_id = text(&tx, "id");
+  f.status = text(&tx, "status");
+  f.external_id = text(&tx, "externalId");
+  f.type = text(&tx, "type");
+  f.total_amount = text(&tx, "totalAmount");
+  f.currency = text(&tx, "currency");
+  f.customer_id = text(&tx, "customerId");
+  f.parent_payment_id = text(&tx, "parentPaymentId");
+  f.related_payment_id = text(&tx, "relatedPaymentId");
+  f.settlement_batch_id = text(&tx, "settlementBatchId");
+  f.documentation_status = text(&tx, "documentationStatus");
+  f.settled_at = text(&tx, "settledAt");
+  f.expired_at = text(&tx, "expiredAt");
+  f.unsettled_at = text(&tx, "unsettledAt");
+  f.unsettled_reason = text(&tx, "unsettledReason");
+  return f;
+}
+
+CustomerFacts customer_object_facts(const Value& customer) {
+  CustomerFacts f;
+  f.customer_id = text(&customer, "id");
+  f.client_id = text(&customer, "clientId");
+  f.operation_level = text(&customer, "operationLevel");
+  f.documents_count = whole_number(text(&customer, "documentsCount"));
+  if (const Value* v = customer.find("autoCreated");
+      v != nullptr && v->kind == Value::Kind::boolean) {
+    f.auto_created = v->boolean;
+  }
+  return f;
+}
+
 // The facts below read the same document and the same objects as the envelope (payload.hpp):
 // nothing a projection keeps can come from a part of the body the envelope did not choose.
 std::optional<PaymentFacts> payment_facts(std::string_view body) {
@@ -56,23 +90,8 @@ std::optional<PaymentFacts> payment_facts(std::string_view body) {
   if (!doc || !doc->root.is_object()) return std::nullopt;
   const Value* tx = payload_parts(doc->root).transaction;
   if (tx == nullptr) return std::nullopt;
-  PaymentFacts f;
-  f.transaction_id = text(tx, "id");
+  PaymentFacts f = payment_object_facts(*tx);
   if (f.transaction_id.empty()) return std::nullopt;
-  f.status = text(tx, "status");
-  f.external_id = text(tx, "externalId");
-  f.type = text(tx, "type");
-  f.total_amount = text(tx, "totalAmount");
-  f.currency = text(tx, "currency");
-  f.customer_id = text(tx, "customerId");
-  f.parent_payment_id = text(tx, "parentPaymentId");
-  f.related_payment_id = text(tx, "relatedPaymentId");
-  f.settlement_batch_id = text(tx, "settlementBatchId");
-  f.documentation_status = text(tx, "documentationStatus");
-  f.settled_at = text(tx, "settledAt");
-  f.expired_at = text(tx, "expiredAt");
-  f.unsettled_at = text(tx, "unsettledAt");
-  f.unsettled_reason = text(tx, "unsettledReason");
   f.occurred_at_ms = timestamp_of(doc->root);
   return f;
 }
@@ -82,16 +101,8 @@ std::optional<CustomerFacts> customer_facts(std::string_view body) {
   if (!doc || !doc->root.is_object()) return std::nullopt;
   const Value* customer = payload_parts(doc->root).customer;
   if (customer == nullptr) return std::nullopt;
-  CustomerFacts f;
-  f.customer_id = text(customer, "id");
+  CustomerFacts f = customer_object_facts(*customer);
   if (f.customer_id.empty()) return std::nullopt;
-  f.client_id = text(customer, "clientId");
-  f.operation_level = text(customer, "operationLevel");
-  f.documents_count = whole_number(text(customer, "documentsCount"));
-  if (const Value* v = customer->find("autoCreated");
-      v != nullptr && v->kind == Value::Kind::boolean) {
-    f.auto_created = v->boolean;
-  }
   f.occurred_at_ms = timestamp_of(doc->root);
   return f;
 }

@@ -9,6 +9,7 @@
 
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <mutex>
@@ -110,6 +111,10 @@ Exchange exchange_on(Stream& stream, Connection& c, const Request& req,
     out.response.status = res.result_int();
     out.response.retry_after = std::string(res[bhttp::field::retry_after]);
     out.response.body = res.body().substr(0, options.max_body_kept);
+    for (const auto& field : res) {
+      out.response.headers.emplace_back(std::string(field.name_string()),
+                                        std::string(field.value()));
+    }
   }
   if (ec) {
     out.response.error = ec == bhttp::error::body_limit ? "response body too large"
@@ -316,14 +321,33 @@ HttpClient::HttpClient(ParsedUrl url, HttpClientOptions options)
 
 HttpClient::~HttpClient() = default;
 
+std::string HttpResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (beast::iequals(key, name)) return value;
+  }
+  return {};
+}
+
 HttpResponse HttpClient::post(std::string_view body, const HttpHeaders& headers) {
+  return request("POST", url_.target, body, headers);
+}
+
+HttpResponse HttpClient::request(std::string_view method, std::string_view target,
+                                 std::string_view body, const HttpHeaders& headers) {
   try {
-    Request req{bhttp::verb::post, url_.target, 11};
+    const bhttp::verb verb = bhttp::string_to_verb(method);
+    if (verb == bhttp::verb::unknown) return {0, {}, {}, "refused an unknown method", {}};
+    const bool bad_target =
+        !target.starts_with('/') || std::any_of(target.begin(), target.end(), [](char ch) {
+          return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f;
+        });
+    if (bad_target) return {0, {}, {}, "refused a malformed request target", {}};
+    Request req{verb, target, 11};
     req.set(bhttp::field::host, impl_->host_header);
     req.set(bhttp::field::user_agent, kUserAgent);
     for (const auto& [name, value] : headers) {
       if (name.empty() || has_control_break(name) || has_control_break(value)) {
-        return {0, {}, {}, "refused a header with a line break in it"};
+        return {0, {}, {}, "refused a header with a line break in it", {}};
       }
       req.set(name, value);
     }
@@ -338,16 +362,16 @@ HttpResponse HttpClient::post(std::string_view body, const HttpHeaders& headers)
       if (!c) {
         std::string error;
         c = impl_->open(url_, error);
-        if (!c) return {0, {}, {}, std::move(error)};
+        if (!c) return {0, {}, {}, std::move(error), {}};
       }
       Exchange ex = impl_->exchange(*c, req);
       if (ex.reusable) impl_->give_back(std::move(c));
       if (reused && ex.nothing_received) continue;
       return std::move(ex.response);
     }
-    return {0, {}, {}, "no connection"};  // not reached: the second attempt always returns
+    return {0, {}, {}, "no connection", {}};  // not reached: the second attempt always returns
   } catch (const std::exception& e) {
-    return {0, {}, {}, std::string("HTTP client error: ") + e.what()};
+    return {0, {}, {}, std::string("HTTP client error: ") + e.what(), {}};
   }
 }
 

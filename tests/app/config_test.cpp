@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "webhook/app/config.hpp"
+#include "webhook/http/conomy_client.hpp"
 #include "webhook/storage/payload_log.hpp"
 
 using Catch::Matchers::Contains;
@@ -99,6 +100,7 @@ void check_same(const Config& a, const Config& b) {
     CHECK(x.dedup.include_state_everywhere == y.dedup.include_state_everywhere);
     CHECK(x.dedup.review_cycles == y.dedup.review_cycles);
     CHECK(x.secret_keys == y.secret_keys);
+    CHECK(x.api.has_value() == y.api.has_value());
   }
   CHECK(a.storage.sqlite_path == b.storage.sqlite_path);
   CHECK(a.storage.ack_budget_ms == b.storage.ack_budget_ms);
@@ -209,6 +211,11 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "customer_state",
                           "include_state_everywhere",
                           "review_cycles",
+                          "api",
+                          "base_url",
+                          "client_id",
+                          "client_secret_env",
+                          "api_key_env",
                           "sqlite_path",
                           "ack_budget_ms",
                           "max_batch",
@@ -774,4 +781,162 @@ TEST_CASE("the admin listener needs a token, and without one stays off or refuse
   SECTION("the CLI's read-only commands never need it") {
     CHECK(error_of(R"({"admin": {"listen": "0.0.0.0:8081"}})", kKeys, false).empty());
   }
+}
+
+namespace {
+
+const std::string kApiSecret = "clientsecret_FAKE_do_not_leak_51c3";
+const std::string kApiKeyValue = "apikey_FAKE_do_not_leak_9e02aa";
+
+Env api_env() {
+  Env env = kKeys;
+  env["CONOMY_CLIENT_SECRET"] = kApiSecret;
+  env["CONOMY_API_KEY"] = kApiKeyValue;
+  return env;
+}
+
+// One source with `api_members` inside its "api" object.
+std::string with_api(const std::string& api_members) {
+  return R"({"sources": [{"name": "production", "path": "/webhooks", "api": {)" + api_members +
+         "}}]}";
+}
+
+const std::string kApiRequired =
+    R"("base_url": "https://api.conomyhq.com/sandbox", "client_id": "client-0001",)"
+    R"( "client_secret_env": "CONOMY_CLIENT_SECRET", "api_key_env": "CONOMY_API_KEY")";
+
+}  // namespace
+
+TEST_CASE("a source without api has no API access", "[config][api]") {
+  CHECK_FALSE(default_config().sources[0].api);
+  CHECK_FALSE(parse("{}").sources[0].api);
+}
+
+TEST_CASE("sources api is read with its defaults and its secrets from the environment",
+          "[config][api]") {
+  const Config c = parse(with_api(kApiRequired), api_env());
+  REQUIRE(c.sources[0].api);
+  const auto& api = *c.sources[0].api;
+  CHECK(api.base_url == "https://api.conomyhq.com/sandbox");
+  CHECK(api.client_id == "client-0001");
+  CHECK(api.client_secret_env == "CONOMY_CLIENT_SECRET");
+  CHECK(api.api_key_env == "CONOMY_API_KEY");
+  CHECK(api.timeout_ms == 10000);
+  CHECK(api.retry_initial_ms == 1000);
+  CHECK(api.retry_max_ms == 32000);
+  CHECK(api.retry_max_attempts == 5);
+  CHECK(api.client_secret == kApiSecret);
+  CHECK(api.client_secret_file.empty());
+  CHECK(api.api_key == kApiKeyValue);
+  CHECK(api.api_key_file.empty());
+
+  SECTION("every key can be set") {
+    const Config d = parse(
+        with_api(kApiRequired + R"(, "timeout_ms": 2500,)" +
+                 R"( "retry": {"initial_ms": 500, "max_ms": 4000,)" + R"( "max_attempts": 3})"),
+        api_env());
+    CHECK(d.sources[0].api->timeout_ms == 2500);
+    CHECK(d.sources[0].api->retry_initial_ms == 500);
+    CHECK(d.sources[0].api->retry_max_ms == 4000);
+    CHECK(d.sources[0].api->retry_max_attempts == 3);
+  }
+  SECTION("a local http URL is allowed for tests") {
+    const std::string local = R"("base_url": "http://127.0.0.1:18080/sandbox", "client_id": "c",)"
+                              R"( "client_secret_env": "CONOMY_CLIENT_SECRET",)"
+                              R"( "api_key_env": "CONOMY_API_KEY")";
+    CHECK(parse(with_api(local), api_env()).sources[0].api->base_url ==
+          "http://127.0.0.1:18080/sandbox");
+  }
+  SECTION("the CLI's read-only commands do not need the secrets") {
+    CHECK(error_of(with_api(kApiRequired), kKeys, false).empty());
+  }
+}
+
+TEST_CASE("sources api secrets may come from NAME_FILE, whose path is kept for rotation",
+          "[config][api]") {
+  TempFile secret(kApiSecret + "\n");
+  TempFile key(kApiKeyValue);
+  Env env = kKeys;
+  env["CONOMY_CLIENT_SECRET_FILE"] = secret.path;
+  env["CONOMY_API_KEY_FILE"] = key.path;
+  const auto api = *parse(with_api(kApiRequired), env).sources[0].api;
+  CHECK(api.client_secret == kApiSecret);
+  CHECK(api.client_secret_file == secret.path);
+  CHECK(api.api_key == kApiKeyValue);
+  CHECK(api.api_key_file == key.path);
+}
+
+TEST_CASE("bad sources api settings stop start-up naming the key and never a secret",
+          "[config][api]") {
+  const auto check_error = [](const std::string& json, const Env& env, const std::string& key,
+                              const std::string& problem) {
+    INFO(json);
+    const std::string message = error_of(json, env);
+    CHECK_THAT(message, Contains(key));
+    CHECK_THAT(message, Contains(problem));
+    CHECK_THAT(message, !Contains(kApiSecret));
+    CHECK_THAT(message, !Contains(kApiKeyValue));
+  };
+  const Env env = api_env();
+  check_error(with_api(R"("client_id": "c", "client_secret_env": "A", "api_key_env": "B")"), env,
+              "sources[0].api.base_url", "is required");
+  check_error(with_api(kApiRequired + R"(, "client_secret": "x")"), env,
+              "sources[0].api.client_secret", "never read from the config file");
+  check_error(with_api(kApiRequired + R"(, "timout_ms": 5)"), env, "sources[0].api.timout_ms",
+              "did you mean \"timeout_ms\"");
+  check_error(with_api(kApiRequired + R"(, "retry": {"multiplier": 3})"), env,
+              "sources[0].api.retry.multiplier", "unknown key");
+  check_error(with_api(kApiRequired + R"(, "retry": {"initial_ms": 5000, "max_ms": 1000})"), env,
+              "sources[0].api.retry.max_ms", "at least retry.initial_ms");
+  check_error(with_api(kApiRequired + R"(, "timeout_ms": 5)"), env, "sources[0].api.timeout_ms",
+              "from 100 to 600000");
+  const std::string no_required =
+      R"("client_id": "c", "client_secret_env": "CONOMY_CLIENT_SECRET",)"
+      R"( "api_key_env": "CONOMY_API_KEY", )";
+  check_error(with_api(no_required + R"("base_url": "ftp://api.conomyhq.com")"), env,
+              "sources[0].api.base_url", "http:// or https://");
+  check_error(with_api(no_required + R"("base_url": "https://api.conomyhq.com/?x=1")"), env,
+              "sources[0].api.base_url", "without query");
+  check_error(with_api(no_required + R"("base_url": "http://api.conomyhq.com")"), env,
+              "sources[0].api.base_url", "must be https://");
+  check_error(with_api(R"("base_url": "https://a.example", "client_id": "c",)"
+                       R"( "client_secret_env": ")" +
+                       kApiSecret + R"(", "api_key_env": "CONOMY_API_KEY")"),
+              env, "sources[0].api.client_secret_env", "NAME of an environment variable");
+  check_error(with_api(R"("base_url": "https://a.example", "client_id": "c",)"
+                       R"( "client_secret_env": "SAME", "api_key_env": "SAME")"),
+              env, "sources[0].api.api_key_env", "must differ");
+  check_error(with_api(R"("base_url": "https://a.example", "client_id": "",)"
+                       R"( "client_secret_env": "A", "api_key_env": "B")"),
+              env, "sources[0].api.client_id", "non-empty");
+  check_error(with_api(kApiRequired), kKeys, "sources[0].api.client_secret_env",
+              "CONOMY_CLIENT_SECRET (or CONOMY_CLIENT_SECRET_FILE) is not set");
+  Env no_key = env;
+  no_key.erase("CONOMY_API_KEY");
+  check_error(with_api(kApiRequired), no_key, "sources[0].api.api_key_env",
+              "CONOMY_API_KEY (or CONOMY_API_KEY_FILE) is not set");
+}
+
+TEST_CASE("conomy_api_options carries a source's api settings to the client", "[config][api]") {
+  TempFile secret(kApiSecret);
+  Env env = api_env();
+  env.erase("CONOMY_CLIENT_SECRET");
+  env["CONOMY_CLIENT_SECRET_FILE"] = secret.path;
+  const Config c =
+      parse(with_api(kApiRequired + R"(, "timeout_ms": 2500,)" +
+                     R"( "retry": {"initial_ms": 500, "max_ms": 4000,)" + R"( "max_attempts": 3})"),
+            env);
+  const webhook::http::ConomyApiOptions o = webhook::app::conomy_api_options(c.sources[0]);
+  CHECK(o.source == "production");
+  CHECK(o.base_url == "https://api.conomyhq.com/sandbox");
+  CHECK(o.client_id == "client-0001");
+  CHECK(o.client_secret.value == kApiSecret);
+  CHECK(o.client_secret.file == secret.path);
+  CHECK(o.api_key.value == kApiKeyValue);
+  CHECK(o.api_key.file.empty());
+  CHECK(o.timeout == std::chrono::milliseconds{2500});
+  CHECK(o.retry.initial == std::chrono::milliseconds{500});
+  CHECK(o.retry.multiplier == 2.0);
+  CHECK(o.retry.max == std::chrono::milliseconds{4000});
+  CHECK(o.retry.max_attempts == 3);
 }

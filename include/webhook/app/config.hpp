@@ -19,6 +19,10 @@
 
 #include "webhook/core/ingest.hpp"
 
+namespace webhook::http {
+struct ConomyApiOptions;  // webhook/http/conomy_client.hpp
+}  // namespace webhook::http
+
 namespace webhook::app {
 
 class ConfigError : public std::runtime_error {
@@ -57,6 +61,26 @@ struct AdminConfig {
   bool enabled() const { return !listen.empty() && !token.empty(); }
 };
 
+// The Conomy API of a source (docs/conomy-api.md): what reconciliation reads payments and
+// customers from. Absent: the source has no API access.
+struct ConomyApiConfig {
+  std::string base_url;           // http(s)://host[:port][/path]; http:// only on loopback
+  std::string client_id;          // not a secret, but never echoed in messages either
+  std::string client_secret_env;  // NAME of the variable (or NAME_FILE) with the client secret
+  std::string api_key_env;        // NAME of the variable (or NAME_FILE) with the x-api-key
+  int timeout_ms = 10000;         // per request
+  // 5xx, timeouts, 429 without Retry-After: initial_ms, doubling, capped at max_ms.
+  int retry_initial_ms = 1000;
+  int retry_max_ms = 32000;
+  int retry_max_attempts = 5;
+  // Resolved at load; never logged or printed. *_file: the NAME_FILE path the value came from
+  // ("" for a variable), which the API client re-reads when it changes (secret rotation).
+  std::string client_secret;
+  std::string client_secret_file;
+  std::string api_key;
+  std::string api_key_file;
+};
+
 struct SourceConfig {
   std::string name = "production";
   std::string path = "/webhooks";
@@ -68,6 +92,7 @@ struct SourceConfig {
   bool malformed_reply_400 = false;      // "malformed_reply": 200 | 400
   core::DedupPolicy dedup;               // "dedup": {customer_state, include_state_everywhere}
   std::vector<std::string> secret_keys;  // resolved at load; never logged or printed
+  std::optional<ConomyApiConfig> api;    // "api": the Conomy API client's settings
 };
 
 struct StorageConfig {
@@ -172,5 +197,10 @@ Config load_config(const std::optional<std::string>& path, const EnvLookup& env,
 
 // The ingest view of a configured source.
 core::SourceSpec to_source_spec(const SourceConfig& source);
+
+// The API client's settings for a source whose `api` is set (precondition), secrets resolved:
+// http::ConomyApiClient(conomy_api_options(source), clock). Include
+// webhook/http/conomy_client.hpp to use the result.
+http::ConomyApiOptions conomy_api_options(const SourceConfig& source);
 
 }  // namespace webhook::app

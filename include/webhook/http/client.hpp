@@ -1,6 +1,8 @@
 #pragma once
-// HttpClient: a blocking HTTP/1.1 client for handlers that call one configured URL (forward).
-//  1. post() takes an idle keep-alive connection from a small pool, or opens a new one
+// HttpClient: a blocking HTTP/1.1 client for callers of one configured host: the forward handler
+// (post() to its URL) and the Conomy API client (request() to paths under its base URL).
+//  1. post() (or request()) takes an idle keep-alive connection from a small pool, or opens a new
+//  one
 //     (resolve, TCP connect, TLS handshake with SNI and hostname verification for https).
 //  2. It writes the request and reads the whole response on that connection, each step bounded
 //     by the stream's own timer (a peer that accepts and never answers times out).
@@ -49,14 +51,18 @@ struct HttpClientOptions {
   std::size_t max_body_kept = 4096;  // Response::body is truncated to this many bytes
 };
 
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
 struct HttpResponse {
   unsigned status = 0;      // 0: no response (transport error, timeout); see `error`
   std::string body;         // at most max_body_kept bytes
   std::string retry_after;  // the Retry-After header, verbatim ("" when absent)
   std::string error;        // short, for logs: what failed; "" when a response arrived
-};
+  HttpHeaders headers;      // every response header, names as received, in order
 
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+  // The first header named `name` (case-insensitive), "" when absent.
+  std::string header(std::string_view name) const;
+};
 
 class HttpClient {
  public:
@@ -72,6 +78,14 @@ class HttpClient {
   // as status 0 with `error` set. A header name or value with CR, LF or NUL is refused the same
   // way. Takes at most connect_timeout + response_timeout per connection tried (two at most).
   HttpResponse post(std::string_view body, const HttpHeaders& headers);
+
+  // As post(), with any method ("GET", "POST", ...) and `target` (path and query, starting with
+  // '/') on this client's host instead of the URL's own target. An unknown method or a target
+  // that does not start with '/' or holds a space or control character is refused as status 0.
+  // Retries a stale reused connection once, as post() does: use it for idempotent requests or
+  // where a repeat is harmless.
+  HttpResponse request(std::string_view method, std::string_view target, std::string_view body,
+                       const HttpHeaders& headers);
 
   const ParsedUrl& url() const { return url_; }
 
