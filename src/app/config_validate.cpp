@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "app/config_internal.hpp"
-#include "webhook/http/client.hpp"
 #include "webhook/http/proxy_trust.hpp"
+#include "webhook/http/url.hpp"
 #include "webhook/storage/payload_log.hpp"
 #include "webhook/worker/projection_handlers.hpp"
 

@@ -22,18 +22,9 @@
 #include <utility>
 #include <vector>
 
+#include "webhook/http/url.hpp"
+
 namespace webhook::http {
-
-struct ParsedUrl {
-  bool tls = false;          // https
-  std::string host;          // name or address; IPv6 without brackets
-  std::string port;          // explicit, or 80 / 443
-  std::string target = "/";  // path and query, never empty; the fragment is dropped
-};
-
-// Parses "http://host[:port][/path][?query]" or "https://...", IPv6 as "[::1]". nullopt for any
-// other scheme, userinfo ("user@host"), an empty host or a port outside 1-65535.
-std::optional<ParsedUrl> parse_url(std::string_view url);
 
 struct HttpClientOptions {
   // Resolving, connecting and the TLS handshake of a new connection together. Resolution runs in
