@@ -54,9 +54,7 @@ std::int64_t PgResult::affected() const {
   return n;
 }
 
-bool PgResult::is_null(int row, int column) const {
-  return PQgetisnull(result_, row, column) != 0;
-}
+bool PgResult::is_null(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
 
 std::string_view PgResult::text(int row, int column) const {
   return {PQgetvalue(result_, row, column),
@@ -68,8 +66,8 @@ std::int64_t PgResult::integer(int row, int column) const {
   std::int64_t n = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
   if (is_null(row, column) || ec != std::errc{} || end != value.data() + value.size()) {
-    throw PgError("postgres: column " + std::to_string(column) + " of row " +
-                      std::to_string(row) + " is not an integer",
+    throw PgError("postgres: column " + std::to_string(column) + " of row " + std::to_string(row) +
+                      " is not an integer",
                   "");
   }
   return n;
@@ -107,6 +105,10 @@ PgConnection PgConnection::connect(std::string_view url, int connect_timeout_sec
   PgConnection connection(conn, std::move(*parsed.url));  // owns it even when connecting failed
   if (conn == nullptr) throw PgError(connection.describe_ + ": connect: out of memory", "");
   if (PQstatus(conn) != CONNECTION_OK) connection.fail("connect", nullptr);
+  // Server notices (NOTICE, WARNING: "relation ... already exists, skipping") would go to
+  // stderr by default; they are never errors, and the service logs only through spdlog.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   return connection;
 }
 

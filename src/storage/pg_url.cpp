@@ -72,7 +72,8 @@ PgUrlParse parse_pg_url(std::string_view text) {
     }
   }
   if (!is_pg_url(text)) {
-    return fail("not a PostgreSQL URL (expected postgres://[user[:password]@]host[:port]/database)");
+    return fail(
+        "not a PostgreSQL URL (expected postgres://[user[:password]@]host[:port]/database)");
   }
   PgUrl url;
 
