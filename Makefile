@@ -8,7 +8,8 @@
 #   make fuzz-ci        the libFuzzer targets of tests/fuzz, 25 s each (make fuzz: FUZZ_SECONDS, 300)
 SHELL := /bin/bash
 PACKAGES := g++ cmake ninja-build make libboost1.81-dev libssl-dev rapidjson-dev libsqlite3-dev \
-            libspdlog-dev catch2 curl nginx-light sqlite3 prometheus nodejs chromium
+            libspdlog-dev catch2 curl nginx-light sqlite3 prometheus nodejs chromium \
+            libpq-dev postgresql-15
 JOBS ?= $(shell nproc)
 CONFIG ?= config/webhook-receiver.example.json
 
