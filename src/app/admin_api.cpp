@@ -14,6 +14,7 @@
 #include "webhook/app/documents.hpp"
 #include "webhook/app/json_out.hpp"
 #include "webhook/core/signature.hpp"
+#include "webhook/core/text.hpp"
 #include "webhook/core/timestamp.hpp"
 #include "webhook/log/log.hpp"
 #include "webhook/storage/database.hpp"
@@ -76,35 +77,6 @@ OutboundResponse simple_error(unsigned status, std::string_view code) {
   return json(status, j.str());
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding (and '+' as space in a query); nullopt for a broken escape.
-std::optional<std::string> url_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hex_value(text[i + 1]);
-      const int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 Query parse_query(std::string_view text) {
   Query query;
   while (!text.empty()) {
@@ -113,9 +85,9 @@ Query parse_query(std::string_view text) {
     text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
-    auto name = url_decode(pair.substr(0, eq), true);
-    auto value =
-        url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    auto name = core::percent_decode(pair.substr(0, eq), true);
+    auto value = core::percent_decode(
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
     if (!name || !value) throw bad_parameter(std::string(pair.substr(0, eq)), "bad %-escape");
     if (!query.emplace(std::move(*name), std::move(*value)).second) {
       throw bad_parameter(std::string(pair.substr(0, eq)), "given more than once");
@@ -130,7 +102,7 @@ std::vector<std::string> api_segments(std::string_view path) {
   path.remove_prefix(5);  // "/api/"
   while (true) {
     const std::size_t slash = path.find('/');
-    auto segment = url_decode(path.substr(0, slash), false);
+    auto segment = core::percent_decode(path.substr(0, slash));
     if (!segment) throw not_found("bad %-escape in the path");
     segments.push_back(std::move(*segment));
     if (slash == std::string_view::npos) break;
@@ -227,6 +199,9 @@ struct AdminApi::Impl {
   OutboundResponse redrive(std::span<const std::int64_t> ids);
 
   AdminApiOptions options;
+  // The token's SHA-256: a presented token is hashed and compared with it in constant time, so
+  // neither the token's content nor its length shows in the timing.
+  core::Digest token_digest = core::sha256(options.token);
   const core::Clock& clock;
   std::optional<storage::Database> read_db;
   std::optional<storage::SqliteInbox> write_inbox;
@@ -250,19 +225,13 @@ storage::SqliteInbox& AdminApi::Impl::writer() {
 
 // Both sides hashed first, so the comparison takes the same time whatever the lengths.
 bool AdminApi::Impl::authorized(std::string_view header) const {
-  constexpr std::string_view kScheme = "Bearer ";
+  constexpr std::string_view kScheme = "bearer ";  // the scheme name is case-insensitive
   if (header.size() <= kScheme.size()) return false;
   for (std::size_t i = 0; i < kScheme.size(); ++i) {
     const char c = header[i];
-    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    const char want = kScheme[i];
-    const char want_lower =
-        (want >= 'A' && want <= 'Z') ? static_cast<char>(want - 'A' + 'a') : want;
-    if (lower != want_lower) return false;
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kScheme[i]) return false;
   }
-  const core::Digest given = core::sha256(header.substr(kScheme.size()));
-  const core::Digest expected = core::sha256(options.token);
-  return core::constant_time_equal(given, expected);
+  return core::constant_time_equal(core::sha256(header.substr(kScheme.size())), token_digest);
 }
 
 OutboundResponse AdminApi::Impl::summary(const Query& q) {

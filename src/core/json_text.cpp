@@ -1,9 +1,9 @@
 #include "core/json_text.hpp"
 
-#include "webhook/core/text.hpp"
-
 #include <algorithm>
 #include <cstdint>
+
+#include "webhook/core/text.hpp"
 
 namespace webhook::core::json_text {
 namespace {
@@ -12,13 +12,6 @@ constexpr std::string_view kLowerHex = "0123456789abcdef";
 
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -344,7 +337,7 @@ class Reader {
     if (text_.size() - pos_ < 4) return std::nullopt;
     std::uint32_t unit = 0;
     for (std::size_t i = 0; i < 4; ++i) {
-      const int h = hex_value(text_[pos_ + i]);
+      const int h = hex_digit_value(text_[pos_ + i]);
       if (h < 0) return std::nullopt;
       unit = (unit << 4) | static_cast<std::uint32_t>(h);
     }

@@ -4,36 +4,12 @@
 
 #include <cctype>
 
+#include "webhook/core/text.hpp"
+
 namespace webhook::storage {
 namespace {
 
 constexpr std::string_view kSchemes[] = {"postgresql://", "postgres://"};
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes `in`; nullopt for a '%' not followed by two hex digits.
-std::optional<std::string> decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size()) return std::nullopt;
-    const int hi = hex_value(in[i + 1]);
-    const int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
@@ -90,8 +66,8 @@ PgUrlParse parse_pg_url(std::string_view text) {
       if (eq == std::string_view::npos || eq == 0) {
         return fail("a query parameter of the PostgreSQL URL is not key=value");
       }
-      const auto key = decode(pair.substr(0, eq));
-      const auto value = decode(pair.substr(eq + 1));
+      const auto key = core::percent_decode(pair.substr(0, eq));
+      const auto value = core::percent_decode(pair.substr(eq + 1));
       if (!key || !value) return fail("bad percent-encoding in a query parameter");
       if (*key == "password") {
         url.password = *value;
@@ -104,7 +80,7 @@ PgUrlParse parse_pg_url(std::string_view text) {
 
   // Database: after the first '/' of what is left.
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-    const auto database = decode(rest.substr(slash + 1));
+    const auto database = core::percent_decode(rest.substr(slash + 1));
     if (!database) return fail("bad percent-encoding in the database name");
     url.database = *database;
     rest = rest.substr(0, slash);
@@ -115,12 +91,12 @@ PgUrlParse parse_pg_url(std::string_view text) {
     const std::string_view credentials = rest.substr(0, at);
     rest = rest.substr(at + 1);
     const auto colon = credentials.find(':');
-    const auto user = decode(credentials.substr(0, colon));
+    const auto user = core::percent_decode(credentials.substr(0, colon));
     if (!user) return fail("bad percent-encoding in the user name");
     url.user = *user;
     if (colon != std::string_view::npos) {
       const std::string_view written = credentials.substr(colon + 1);
-      const auto password = decode(written);
+      const auto password = core::percent_decode(written);
       if (!password) return fail("bad percent-encoding in the password");
       url.password = *password;
       url.password_as_written = std::string(written);

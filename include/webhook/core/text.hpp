@@ -17,6 +17,13 @@ bool is_valid_utf8(std::string_view s);
 // `s` with every byte that starts no valid sequence replaced by U+FFFD (for JSON documents).
 std::string replace_invalid_utf8(std::string_view s);
 
+// The value (0-15) of a hexadecimal digit, -1 for any other character.
+int hex_digit_value(char c);
+
+// RFC 3986 percent-decoding ("%2F" -> "/"); with plus_is_space also '+' -> ' ' (form-encoded
+// query strings). nullopt for a '%' not followed by two hexadecimal digits.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space = false);
+
 std::string base64_encode(std::string_view bytes);
 // Strict decoding of standard, padded base64: nullopt for a length that is not a multiple of 4,
 // a character outside the alphabet, misplaced padding, or non-zero unused bits.
