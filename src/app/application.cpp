@@ -10,6 +10,7 @@
 
 #include "app/connection_limit.hpp"
 #include "app/monitor.hpp"
+#include "app/reconcile_job.hpp"
 #include "app/worker_wiring.hpp"
 #include "webhook/app/admin_api.hpp"
 #include "webhook/app/readiness.hpp"
@@ -97,7 +98,8 @@ struct Application::Impl {
   std::unique_ptr<http::Server> server;
   std::unique_ptr<AdminApi> admin_api;  // on the admin listener's thread
   std::unique_ptr<http::AdminServer> admin_server;
-  std::atomic<bool> last_commit_ok{true};  // written by the writer thread
+  std::unique_ptr<ReconcileJob> reconcile;  // records through the writer
+  std::atomic<bool> last_commit_ok{true};   // written by the writer thread
   bool running = false;
 };
 
@@ -226,6 +228,9 @@ void Application::start() {
   log::info("listening", {.detail = c.server.host + ":" + std::to_string(a.server->port()) +
                                     " db=" + c.storage.sqlite_path});
   start_admin();
+  // 5. Reconciliation against the Conomy API, when a source has an `api`.
+  a.reconcile = std::make_unique<ReconcileJob>(c, *a.writer, a.metrics, a.clock);
+  a.reconcile->start();
 }
 
 // The admin listener (docs/admin.md): after the webhook listener, so a dashboard never shows a
@@ -272,7 +277,10 @@ void Application::stop() {
   Impl& a = *impl_;
   if (!a.running) return;
   a.running = false;
-  // First: no redrive while the writer stops, and its connections close before the checkpoint.
+  // First: nothing records through the writer while it stops (a pass ends between two checks).
+  if (a.reconcile) a.reconcile->stop();
+  a.reconcile.reset();
+  // Then no redrive while the writer stops, and its connections close before the checkpoint.
   if (a.admin_server) a.admin_server->shutdown();
   a.admin_server.reset();
   a.admin_api.reset();

@@ -117,6 +117,13 @@ Config load_config(const std::optional<std::string>& path, const EnvLookup& env,
   return parse_config(*text, file, env, resolve_secrets);
 }
 
+Config load_config_for_api(const std::optional<std::string>& path, const EnvLookup& env) {
+  Config config = load_config(path, env, false);
+  const ci::Blame blame{path ? *path : "configuration"};
+  ci::resolve_api_secrets(config, env, blame);
+  return config;
+}
+
 core::SourceSpec to_source_spec(const SourceConfig& source) {
   core::SourceSpec spec;
   spec.name = source.name;

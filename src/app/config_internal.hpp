@@ -51,6 +51,8 @@ void validate(Config& config, const Blame& blame);
 
 // Fills sources[].secret_keys from the environment or *_FILE.
 void resolve_secrets(Config& config, const EnvLookup& env, const Blame& blame);
+// Only the sources' Conomy API secrets (the `reconcile` command).
+void resolve_api_secrets(Config& config, const EnvLookup& env, const Blame& blame);
 
 // The environment variable `name`, or nullopt; an empty EnvLookup is an empty environment.
 std::optional<std::string> lookup(const EnvLookup& env, std::string_view name);

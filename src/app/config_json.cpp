@@ -391,7 +391,7 @@ Config read_document(std::string_view json_text, const Blame& blame) {
   Config config = default_config();
   ObjectReader top(doc, "", blame,
                    {"server", "admin", "sources", "storage", "payload_log", "workers", "routes",
-                    "handlers", "monitoring", "reviews", "logging"});
+                    "handlers", "monitoring", "reviews", "reconcile", "logging"});
   if (const Value* v = top.find("server"))
     read_server(ObjectReader(*v, "server", blame,
                              {"listen", "io_threads", "max_body_bytes", "header_timeout_ms",
@@ -447,6 +447,17 @@ Config read_document(std::string_view json_text, const Blame& blame) {
     r.integer("max_backlog_age_ms", config.monitoring.max_backlog_age_ms, 0, 604800000);
     r.integer("settlement_overdue_ms", config.monitoring.settlement_overdue_ms, 60000,
               kThirtyDaysMs);
+  }
+  if (const Value* v = top.find("reconcile")) {
+    ObjectReader r(
+        *v, "reconcile", blame,
+        {"interval_ms", "max_calls_per_minute", "recheck_after_ms", "customer_max_age_ms"});
+    r.integer("interval_ms", config.reconcile.interval_ms, 0, 86400000);
+    if (config.reconcile.interval_ms != 0 && config.reconcile.interval_ms < 1000)
+      blame.fail(r.at("interval_ms"), "must be 0 (off) or from 1000 to 86400000");
+    r.integer("max_calls_per_minute", config.reconcile.max_calls_per_minute, 1, 6000);
+    r.integer("recheck_after_ms", config.reconcile.recheck_after_ms, 0, kThirtyDaysMs);
+    r.integer("customer_max_age_ms", config.reconcile.customer_max_age_ms, 0, kThirtyDaysMs);
   }
   if (const Value* v = top.find("reviews")) {
     ObjectReader r(*v, "reviews", blame, {"notify", "notify_sla_ms", "flag_after_ms"});

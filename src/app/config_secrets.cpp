@@ -132,14 +132,18 @@ void resolve_api_secrets(ConomyApiConfig& api, const EnvLookup& env, const Blame
 
 }  // namespace
 
-void resolve_secrets(Config& config, const EnvLookup& env, const Blame& blame) {
-  resolve_admin_token(config, env, blame);
+void resolve_api_secrets(Config& config, const EnvLookup& env, const Blame& blame) {
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
     if (config.sources[i].api) {
       resolve_api_secrets(*config.sources[i].api, env, blame,
                           "sources[" + std::to_string(i) + "].api");
     }
   }
+}
+
+void resolve_secrets(Config& config, const EnvLookup& env, const Blame& blame) {
+  resolve_admin_token(config, env, blame);
+  resolve_api_secrets(config, env, blame);
   for (std::size_t i = 0; i < config.sources.size(); ++i) {
     SourceConfig& source = config.sources[i];
     const std::string where = blame.where("sources[" + std::to_string(i) + "].secret_keys_env");

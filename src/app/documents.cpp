@@ -71,6 +71,7 @@ void payment_fields(JsonOut& j, const PaymentRow& p) {
   j.field_or_null("status", p.status);
   j.time_fields("status_at", p.status_at_ms);
   j.field("status_event_id", p.status_event_id);
+  j.field("status_origin", p.status_origin);
   j.field_or_null("type", p.type);
   j.field_or_null("total_amount", p.total_amount);
   j.field_or_null("currency", p.currency);
@@ -167,6 +168,7 @@ std::string review_views(const std::vector<ReviewView>& views,
       j.field("action", h.action);
       j.time_fields("occurred_at", h.occurred_at_ms);
       j.time_fields("received_at", h.received_at_ms);
+      j.field("origin", h.origin);
     });
   });
   return j.str();
@@ -195,6 +197,7 @@ std::string payment_views(const std::vector<PaymentView>& views) {
       j.time_fields("occurred_at", h.occurred_at_ms);
       j.time_fields("received_at", h.received_at_ms);
       j.field("effect", h.effect);
+      j.field("origin", h.origin);
     });
   });
   return j.str();
@@ -223,6 +226,7 @@ std::string customer_views(const std::vector<CustomerView>& views) {
       j.time_fields("occurred_at", h.occurred_at_ms);
       j.time_fields("received_at", h.received_at_ms);
       j.field("effect", h.effect);
+      j.field("origin", h.origin);
     });
   });
   return j.str();

@@ -136,6 +136,19 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
           "Connections closed at server.max_connections: idle (waiting for a request), slow "
           "(still sending one), refused (a new connection, when nothing could be shed).",
           {"reason"})),
+      reconcile_checks_(registry_.counter(
+          "webhook_reconcile_checks_total",
+          "Payments, reviews and customers re-read from the Conomy API by reconciliation.",
+          {"source", "kind"})),
+      reconcile_found_(registry_.counter(
+          "webhook_reconcile_found_total",
+          "What reconciliation found: missed_event (the API was ahead; applied), state_differs "
+          "(the API disagrees, the projection was kept), not_found (the API does not know it).",
+          {"source", "kind"})),
+      reconcile_failures_(registry_.counter(
+          "webhook_reconcile_failures_total",
+          "Reconciliation checks whose API call failed after its retries, by check kind.",
+          {"source", "kind"})),
       shed_idle_(connections_shed_.with({"idle"})),
       shed_slow_(connections_shed_.with({"slow"})),
       shed_refused_(connections_shed_.with({"refused"})),
@@ -186,6 +199,16 @@ void ServiceMetrics::on_commit(std::size_t batch_size, double seconds, bool ok) 
 
 void ServiceMetrics::on_payload_log_error(std::string_view log) {
   payload_log_errors_.with({std::string(log)}).inc();
+}
+
+void ServiceMetrics::on_reconcile_check(std::string_view source, std::string_view kind,
+                                        std::string_view finding) {
+  reconcile_checks_.with({std::string(source), std::string(kind)}).inc();
+  if (finding == "failed") {
+    reconcile_failures_.with({std::string(source), std::string(kind)}).inc();
+  } else if (finding != "none") {
+    reconcile_found_.with({std::string(source), std::string(finding)}).inc();
+  }
 }
 
 void ServiceMetrics::on_connection_shed(std::string_view reason) {

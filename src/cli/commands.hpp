@@ -37,6 +37,7 @@ int cmd_compare(const ArgList& args, Io io);    // src/cli/compare.cpp
 int cmd_compare_at(const ArgList& args, Io io, std::int64_t now_ms);
 int cmd_summary(const ArgList& args, Io io);  // src/cli/summary.cpp
 int cmd_summary_at(const ArgList& args, Io io, std::int64_t now_ms);
+int cmd_reconcile(const ArgList& args, Io io);  // src/cli/reconcile.cpp
 int cmd_version(const ArgList& args, Io io);
 
 }  // namespace webhook::cli

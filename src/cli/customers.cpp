@@ -102,11 +102,12 @@ void print_text(std::ostream& out, const std::vector<CustomerView>& views) {
 
     out << "\nhistory:\n";
     Table history;
-    history.add({"RECEIVED", "OCCURRED", "EVENT", "TYPE", "LEVEL", "DOCUMENTS", "EFFECT"});
+    history.add(
+        {"RECEIVED", "OCCURRED", "EVENT", "TYPE", "LEVEL", "DOCUMENTS", "EFFECT", "ORIGIN"});
     for (const auto& h : v.history) {
       history.add({iso_time(h.received_at_ms), time_cell(h.occurred_at_ms),
                    std::to_string(h.event_id), or_dash(h.event_type), or_dash(h.operation_level),
-                   count_cell(h.documents_count), printable(h.effect)});
+                   count_cell(h.documents_count), printable(h.effect), printable(h.origin)});
     }
     history.print(out);
   }

@@ -30,6 +30,8 @@ constexpr const char* kUsage =
     "  compare [--a NAME] [--b NAME] [--since T] [--until T]\n"
     "                                   two sources side by side: outcomes, latency, payments\n"
     "                                   whose final status differs (docs/operator-commands.md)\n"
+    "  reconcile [--transaction ID | --customer ID | --since T] [--dry-run]\n"
+    "                                   re-read from the Conomy API what webhooks missed\n"
     "  replay (--from LOG | --from-json PATH | --from-db DB) (--to URL | --into DB)\n"
     "                                   send captured deliveries again (docs/replay.md)\n"
     "  healthcheck [--url URL]          exit 0 when /healthz answers 200\n"
@@ -47,7 +49,7 @@ int run(const ArgList& argv, Io io) {
       {"verify", cmd_verify},   {"healthcheck", cmd_healthcheck}, {"version", cmd_version},
       {"events", cmd_events},   {"replay", cmd_replay},           {"payments", cmd_payments},
       {"reviews", cmd_reviews}, {"customers", cmd_customers},     {"compare", cmd_compare},
-      {"summary", cmd_summary},
+      {"summary", cmd_summary}, {"reconcile", cmd_reconcile},
   };
   std::string name = "serve";
   ArgList rest = argv;

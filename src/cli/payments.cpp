@@ -67,7 +67,9 @@ std::string status_cell(const PaymentRow& p) {
   std::string cell = printable(p.status);
   cell += p.status_at_ms ? " since " + iso_time(*p.status_at_ms)
                          : " " + std::string(projections_cli::kNoTimestamp);
-  return cell + " (event " + std::to_string(p.status_event_id) + ")";
+  cell += " (event " + std::to_string(p.status_event_id);
+  if (p.status_origin == "api") cell += ", from the Conomy API";
+  return cell + ")";
 }
 
 std::string linked_cell(const PaymentRow& p) {
@@ -125,11 +127,11 @@ void print_text(std::ostream& out, const std::vector<PaymentView>& views) {
 
     out << "\nhistory:\n";
     Table history;
-    history.add({"RECEIVED", "OCCURRED", "EVENT", "TYPE", "STATUS", "EFFECT"});
+    history.add({"RECEIVED", "OCCURRED", "EVENT", "TYPE", "STATUS", "EFFECT", "ORIGIN"});
     for (const auto& h : v.history) {
       history.add({iso_time(h.received_at_ms), time_cell(h.occurred_at_ms),
                    std::to_string(h.event_id), or_dash(h.event_type), or_dash(h.status),
-                   printable(h.effect)});
+                   printable(h.effect), printable(h.origin)});
     }
     history.print(out);
   }

@@ -233,10 +233,11 @@ void print_show_text(std::ostream& out, const std::vector<ReviewView>& views,
 
     out << "\nhistory:\n";
     Table history;
-    history.add({"RECEIVED", "OCCURRED", "EVENT", "TYPE", "ACTION"});
+    history.add({"RECEIVED", "OCCURRED", "EVENT", "TYPE", "ACTION", "ORIGIN"});
     for (const auto& h : v.history) {
       history.add({iso_time(h.received_at_ms), time_cell(h.occurred_at_ms),
-                   std::to_string(h.event_id), or_dash(h.event_type), printable(h.action)});
+                   std::to_string(h.event_id), or_dash(h.event_type), printable(h.action),
+                   printable(h.origin)});
     }
     history.print(out);
   }

@@ -6,6 +6,7 @@
 
 #include "core/object_facts.hpp"
 #include "core/payload.hpp"
+#include "webhook/core/reconcile.hpp"
 #include "webhook/core/timestamp.hpp"
 
 namespace webhook::core {
@@ -145,6 +146,9 @@ ReviewSignal review_signal(std::string_view event_type, std::string_view status)
   if (event_type == "payment.reviewRejected") return ReviewSignal::rejected;
   if (event_type == "payment.reviewResolved") return ReviewSignal::resolved;
   if (is_terminal_payment_status(status)) return ReviewSignal::terminal;
+  // An API answer (reconciliation) with the payment out of review: its decision was made, and
+  // the webhook that carried it never came.
+  if (event_type == kApiPaymentEvent && !status.empty()) return ReviewSignal::resolved;
   return ReviewSignal::none;
 }
 

@@ -359,7 +359,9 @@ PaymentResult ConomyApiClient::get_payment(std::string_view id) {
   PaymentResult out{f.outcome, std::nullopt, std::move(f.error), std::move(f.trace_id), f.attempts};
   if (out.outcome != ApiOutcome::found) return out;
   out.value = core::parse_api_payment(f.response.body);
-  if (!out.value || out.value->facts.transaction_id != id) {
+  if (out.value && out.value->facts.transaction_id == id) {
+    out.body = std::move(f.response.body);
+  } else {
     const bool other = out.value.has_value();
     out.value.reset();
     out.outcome = ApiOutcome::failed;
@@ -378,7 +380,9 @@ CustomerResult ConomyApiClient::get_customer(std::string_view id) {
                      f.attempts};
   if (out.outcome != ApiOutcome::found) return out;
   out.value = core::parse_api_customer(f.response.body);
-  if (!out.value || out.value->facts.customer_id != id) {
+  if (out.value && out.value->facts.customer_id == id) {
+    out.body = std::move(f.response.body);
+  } else {
     const bool other = out.value.has_value();
     out.value.reset();
     out.outcome = ApiOutcome::failed;

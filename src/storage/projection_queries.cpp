@@ -13,12 +13,14 @@
 namespace webhook::storage {
 namespace {
 
-// The tables of migrations/0003_projections.sql.
+// The tables of migrations/0003_projections.sql, and the index that migrations/0005 (which also
+// adds the history origins) creates with them.
 constexpr const char* kCountProjectionTables = R"sql(
-SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
-  ('payments', 'payment_history', 'reviews', 'review_history', 'customers', 'customer_history')
+SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name IN
+  ('payments', 'payment_history', 'reviews', 'review_history', 'customers', 'customer_history'))
+  OR (type = 'index' AND name = 'customers_seen')
 )sql";
-constexpr std::int64_t kProjectionTables = 6;
+constexpr std::int64_t kProjectionTables = 7;
 
 // ---- payments ---------------------------------------------------------------------------------
 
@@ -27,7 +29,9 @@ constexpr std::int64_t kProjectionTables = 6;
   "p.type, p.total_amount, p.currency, p.customer_id, p.parent_payment_id, "                 \
   "p.related_payment_id, p.settlement_batch_id, p.documentation_status, p.settled_at, "      \
   "p.expired_at, p.unsettled_at, p.unsettled_reason, p.captured_at_ms, p.first_seen_ms, "    \
-  "p.last_seen_ms"
+  "p.last_seen_ms, p.latest_at_ms, "                                                         \
+  "coalesce((SELECT h.origin FROM payment_history h WHERE h.source = p.source "              \
+  "AND h.transaction_id = p.transaction_id AND h.event_id = p.status_event_id), 'webhook')"
 
 // Without a source: the sources are enumerated by seeks on the primary key (source,
 // transaction_id), one per distinct source (SQLite has no skip-scan without ANALYZE), and the
@@ -60,11 +64,28 @@ constexpr const char* kPaymentRelatedTo = "SELECT " WEBHOOK_PAYMENT_COLUMNS
                                           " FROM payments p INDEXED BY payments_related"
                                           " WHERE p.source = ?1 AND p.related_payment_id = ?2";
 
+// Reconciliation: payments awaiting settlement captured before ?2, oldest first; index
+// payments_awaiting_settlement (source, captured_at_ms) WHERE status IN ('CAPTURED', 'RECEIVED').
+constexpr const char* kPaymentsAwaitingSettlement =
+    "SELECT " WEBHOOK_PAYMENT_COLUMNS
+    " FROM payments p INDEXED BY payments_awaiting_settlement"
+    " WHERE p.source = ?1 AND p.status IN ('CAPTURED', 'RECEIVED') AND p.captured_at_ms < ?2"
+    " ORDER BY p.captured_at_ms, p.transaction_id LIMIT ?3";
+
+// Reconciliation with --since: payments not in a terminal status seen at or after ?2, oldest
+// seen first; index payments_seen (source, last_seen_ms).
+constexpr const char* kPaymentsOpenSince =
+    "SELECT " WEBHOOK_PAYMENT_COLUMNS
+    " FROM payments p INDEXED BY payments_seen"
+    " WHERE p.source = ?1 AND p.last_seen_ms >= ?2"
+    "   AND p.status NOT IN ('SETTLED', 'FAILED', 'EXPIRED', 'UNSETTLED', 'REFUNDED')"
+    " ORDER BY p.last_seen_ms, p.transaction_id LIMIT ?3";
+
 #undef WEBHOOK_PAYMENT_COLUMNS
 
 // Primary key (source, transaction_id, event_id); the few rows are sorted.
 constexpr const char* kPaymentHistory = R"sql(
-SELECT event_id, event_type, status, occurred_at_ms, received_at_ms, effect
+SELECT event_id, event_type, status, occurred_at_ms, received_at_ms, effect, origin
 FROM payment_history WHERE source = ?1 AND transaction_id = ?2
 ORDER BY received_at_ms, event_id
 )sql";
@@ -104,7 +125,7 @@ constexpr const char* kReviewListNewestFirst =
 #undef WEBHOOK_REVIEW_COLUMNS
 
 constexpr const char* kReviewHistory = R"sql(
-SELECT event_id, event_type, action, occurred_at_ms, received_at_ms
+SELECT event_id, event_type, action, occurred_at_ms, received_at_ms, origin
 FROM review_history WHERE source = ?1 AND transaction_id = ?2
 ORDER BY received_at_ms, event_id
 )sql";
@@ -128,11 +149,19 @@ constexpr const char* kCustomerInSource = "SELECT " WEBHOOK_CUSTOMER_COLUMNS
                                           " FROM customers c WHERE c.source = ?2 AND "
                                           "c.customer_id = ?1";
 
+// Reconciliation: customers of a source last seen in [?2, ?3), oldest first; index
+// customers_seen (source, last_seen_ms).
+constexpr const char* kCustomersSeen =
+    "SELECT " WEBHOOK_CUSTOMER_COLUMNS
+    " FROM customers c INDEXED BY customers_seen"
+    " WHERE c.source = ?1 AND c.last_seen_ms >= ?2 AND c.last_seen_ms < ?3"
+    " ORDER BY c.last_seen_ms, c.customer_id LIMIT ?4";
+
 #undef WEBHOOK_CUSTOMER_COLUMNS
 
 constexpr const char* kCustomerHistory = R"sql(
 SELECT event_id, event_type, operation_level, documents_count, occurred_at_ms, received_at_ms,
-       effect
+       effect, origin
 FROM customer_history WHERE source = ?1 AND customer_id = ?2
 ORDER BY received_at_ms, event_id
 )sql";
@@ -201,6 +230,8 @@ PaymentRow read_payment(const Statement::Use& q) {
   p.captured_at_ms = q.column_optional_int(18);
   p.first_seen_ms = q.column_int(19);
   p.last_seen_ms = q.column_int(20);
+  p.latest_at_ms = q.column_optional_int(21);
+  p.status_origin = q.column_bytes(22);
   return p;
 }
 
@@ -328,8 +359,8 @@ ProjectionQueries::ProjectionQueries(Database& db) : db_(db) {
     if (q.step()) tables = q.column_int(0);
   }
   if (tables != kProjectionTables) {
-    throw StorageError("sqlite database " + db_.path() + " has no projection tables (schema " +
-                           "version " + std::to_string(db_.schema_version()) +
+    throw StorageError("sqlite database " + db_.path() + " has no projection tables of this " +
+                           "version (schema version " + std::to_string(db_.schema_version()) +
                            "): run webhook-receiver migrate",
                        0);
   }
@@ -350,7 +381,8 @@ std::vector<PaymentView> ProjectionQueries::payment(const std::string& transacti
       q.text(2, p.transaction_id);
       while (q.step()) {
         v.history.push_back({q.column_int(0), q.column_bytes(1), q.column_bytes(2),
-                             q.column_optional_int(3), q.column_int(4), q.column_bytes(5)});
+                             q.column_optional_int(3), q.column_int(4), q.column_bytes(5),
+                             q.column_bytes(6)});
       }
     }
     if (!p.parent_payment_id.empty()) v.parent = one_payment(db_, p.source, p.parent_payment_id);
@@ -415,7 +447,7 @@ std::vector<ReviewView> ProjectionQueries::review(const std::string& transaction
     q.text(2, v.review.transaction_id);
     while (q.step()) {
       v.history.push_back({q.column_int(0), q.column_bytes(1), q.column_bytes(2),
-                           q.column_optional_int(3), q.column_int(4)});
+                           q.column_optional_int(3), q.column_int(4), q.column_bytes(5)});
     }
     views.push_back(std::move(v));
   }
@@ -436,11 +468,51 @@ std::vector<CustomerView> ProjectionQueries::customer(const std::string& custome
     while (q.step()) {
       v.history.push_back({q.column_int(0), q.column_bytes(1), q.column_bytes(2),
                            q.column_optional_int(3), q.column_optional_int(4), q.column_int(5),
-                           q.column_bytes(6)});
+                           q.column_bytes(6), q.column_bytes(7)});
     }
     views.push_back(std::move(v));
   }
   return views;
+}
+
+std::vector<PaymentRow> ProjectionQueries::payments_awaiting_settlement(
+    const std::string& source, std::int64_t captured_before_ms, std::int64_t limit) {
+  Statement statement(db_, kPaymentsAwaitingSettlement);
+  Statement::Use q(statement);
+  q.text(1, source);
+  q.integer(2, captured_before_ms);
+  q.integer(3, limit);
+  std::vector<PaymentRow> rows;
+  while (q.step()) rows.push_back(read_payment(q));
+  return rows;
+}
+
+std::vector<PaymentRow> ProjectionQueries::payments_open_since(const std::string& source,
+                                                               std::int64_t since_ms,
+                                                               std::int64_t limit) {
+  Statement statement(db_, kPaymentsOpenSince);
+  Statement::Use q(statement);
+  q.text(1, source);
+  q.integer(2, since_ms);
+  q.integer(3, limit);
+  std::vector<PaymentRow> rows;
+  while (q.step()) rows.push_back(read_payment(q));
+  return rows;
+}
+
+std::vector<CustomerRow> ProjectionQueries::customers_seen(const std::string& source,
+                                                           std::int64_t since_ms,
+                                                           std::int64_t before_ms,
+                                                           std::int64_t limit) {
+  Statement statement(db_, kCustomersSeen);
+  Statement::Use q(statement);
+  q.text(1, source);
+  q.integer(2, since_ms);
+  q.integer(3, before_ms);
+  q.integer(4, limit);
+  std::vector<CustomerRow> rows;
+  while (q.step()) rows.push_back(read_customer(q));
+  return rows;
 }
 
 Comparison ProjectionQueries::compare(const std::string& a, const std::string& b,

@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "webhook/core/reconcile.hpp"
 #include "webhook/storage/statement.hpp"
 
 namespace webhook::storage {
@@ -23,8 +24,8 @@ WHERE source = ?1 AND transaction_id = ?2
 
 constexpr const char* kInsertPaymentHistory = R"sql(
 INSERT INTO payment_history (source, transaction_id, event_id, event_type, status,
-                             occurred_at_ms, received_at_ms, effect)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                             occurred_at_ms, received_at_ms, effect, origin)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT DO NOTHING
 )sql";
 
@@ -86,8 +87,8 @@ SELECT state_at_ms FROM customers WHERE source = ?1 AND customer_id = ?2
 
 constexpr const char* kInsertCustomerHistory = R"sql(
 INSERT INTO customer_history (source, customer_id, event_id, event_type, operation_level,
-                              documents_count, occurred_at_ms, received_at_ms, effect)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                              documents_count, occurred_at_ms, received_at_ms, effect, origin)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT DO NOTHING
 )sql";
 
@@ -143,8 +144,8 @@ SELECT 1 FROM review_history WHERE source = ?1 AND transaction_id = ?2 AND event
 
 constexpr const char* kInsertReviewHistory = R"sql(
 INSERT INTO review_history (source, transaction_id, event_id, event_type, action, occurred_at_ms,
-                            received_at_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                            received_at_ms, origin)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 )sql";
 
 // A review seen for the first time: open (?3 = 'open', opening columns set) or closed by a
@@ -290,6 +291,7 @@ PaymentApplied ProjectionStore::apply_payment(const core::StoredEvent& event,
     insert.optional_integer(6, f.occurred_at_ms);
     insert.integer(7, event.received_at_ms);
     insert.text(8, core::to_string(effect));
+    insert.text(9, core::origin_of_scheme(event.scheme));
     insert.step();
     if (stmts_->insert_payment_history.changes() == 0) return {true, effect};
   }
@@ -354,6 +356,7 @@ CustomerApplied ProjectionStore::apply_customer(const core::StoredEvent& event,
     insert.optional_integer(7, f.occurred_at_ms);
     insert.integer(8, event.received_at_ms);
     insert.text(9, core::to_string(effect));
+    insert.text(10, core::origin_of_scheme(event.scheme));
     insert.step();
     if (stmts_->insert_customer_history.changes() == 0) return {true, effect};
   }
@@ -478,6 +481,7 @@ ReviewApplied ProjectionStore::apply_review(const core::StoredEvent& event,
     insert.text(5, core::to_string(decision.action));
     insert.optional_integer(6, f.occurred_at_ms);
     insert.integer(7, event.received_at_ms);
+    insert.text(8, core::origin_of_scheme(event.scheme));
     insert.step();
   }
 

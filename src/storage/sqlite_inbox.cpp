@@ -283,6 +283,25 @@ struct SqliteInbox::Statements {
     return core::StoreResult::duplicate(select.column_int(0));
   }
 
+  // An event made here rather than received (an API answer, WorkKind::observed), with its own
+  // status; its id, or nullopt when its key is stored already.
+  std::optional<std::int64_t> insert_made(const core::StoredEvent& e) {
+    Statement::Use insert(insert_event);
+    bind_key(insert, e.key);
+    insert.text(6, e.event_type);
+    insert.text(7, e.status);
+    insert.optional_text(8, e.quarantine_reason);
+    insert.blob(9, e.body);
+    insert.text(10, e.request_id);
+    insert.integer(11, e.received_at_ms);
+    insert.text(12, e.scheme);
+    insert.text(13, e.candidate);
+    insert.integer(14, e.key_slot);
+    insert.step();
+    if (sqlite3_changes(db_) != 1) return std::nullopt;
+    return sqlite3_last_insert_rowid(db_);
+  }
+
   // A processing event back to pending, due at `due_ms`; false when it was not processing.
   bool retry(std::int64_t id, std::int64_t due_ms, std::string_view error, std::int64_t now_ms) {
     Statement::Use update(schedule_retry);
@@ -373,6 +392,8 @@ core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
       }
       case WorkKind::apply:
         return true;
+      case WorkKind::observed:  // observe_locked()
+        return false;
       case WorkKind::done:
         return stmts_->finish(event.id, core::kStatusDone, item.at_ms);
       case WorkKind::unhandled:
@@ -384,19 +405,18 @@ core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
     }
     return false;
   };
+  if (item.kind == WorkKind::observed) return observe_locked(item);
   if (item.changes.empty()) {
     out.recorded = set_status(item.kind, item.error);
     return out;
   }
   // The changes and the status commit together or not at all: a savepoint per item, so a
   // change that fails takes back only this event's writes.
-  if (!projections_) {
-    projections_ = std::make_unique<ProjectionStore>(db_, ProjectionStore::InCallerTransaction{});
-  }
+  ProjectionStore& projections = projections_locked();
   Statement::Use(stmts_->savepoint).step();
   try {
     for (const core::ProjectionChange& change : item.changes) {
-      std::optional<core::ReviewNotice> owed = projections_->apply(event, change);
+      std::optional<core::ReviewNotice> owed = projections.apply(event, change);
       if (owed) out.notification_owed = std::move(owed);
     }
     out.recorded = set_status(item.kind, item.error);
@@ -410,6 +430,39 @@ core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
   out.notification_owed.reset();
   out.kind = item.fallback;
   out.recorded = set_status(item.fallback, out.error);
+  return out;
+}
+
+ProjectionStore& SqliteInbox::projections_locked() {
+  if (!projections_) {
+    projections_ = std::make_unique<ProjectionStore>(db_, ProjectionStore::InCallerTransaction{});
+  }
+  return *projections_;
+}
+
+// The event and its projection changes in one savepoint: both or neither. A key stored already
+// records nothing (the same answer recorded twice); a change that fails takes the event back too.
+core::WorkRecorded SqliteInbox::observe_locked(const core::WorkItem& item) {
+  core::WorkRecorded out;
+  out.kind = core::WorkKind::observed;
+  ProjectionStore& projections = projections_locked();
+  Statement::Use(stmts_->savepoint).step();
+  try {
+    const std::optional<std::int64_t> id = stmts_->insert_made(*item.event);
+    if (id) {
+      core::StoredEvent event = *item.event;
+      event.id = *id;
+      for (const core::ProjectionChange& change : item.changes) projections.apply(event, change);
+      out.event_id = *id;
+      out.recorded = true;
+    }
+    Statement::Use(stmts_->release).step();
+    return out;
+  } catch (const StorageError& e) {
+    out.error = e.what();
+  }
+  Statement::Use(stmts_->rollback_to).step();
+  Statement::Use(stmts_->release).step();
   return out;
 }
 

@@ -103,6 +103,7 @@ std::string_view outcome_of(core::WorkKind kind) {
     case core::WorkKind::started:
     case core::WorkKind::apply:
     case core::WorkKind::released:
+    case core::WorkKind::observed:
       break;
   }
   return "";
@@ -236,8 +237,10 @@ void Dispatcher::work_recorded(std::span<const core::WorkRecorded> recorded) {
     std::lock_guard lock(mutex_);
     for (const core::WorkRecorded& r : recorded) {
       if (r.kind == core::WorkKind::started || r.kind == core::WorkKind::apply ||
-          r.kind == core::WorkKind::released) {
-        continue;  // nothing to settle: a released event stays held, pending, for the restart
+          r.kind == core::WorkKind::released || r.kind == core::WorkKind::observed) {
+        // Nothing to settle: a released event stays held, pending, for the restart; an observed
+        // one (an API answer) was stored done and never ran here.
+        continue;
       }
       recorded_.push_back(r);
       any = true;

@@ -165,10 +165,10 @@ TEST_CASE("payments show prints the latest status, amounts, refunds and history"
         kRefund + " RECEIVED 1500.00 ARS REFUND refund-inv-7781-1 2026-05-04T09:00:42.000Z");
   CHECK(row(r.out, "2026-05-02T13:05:12.000Z") ==
         "2026-05-02T13:05:12.000Z 2026-05-02T13:05:11.000Z 1 transaction.status_changed "
-        "CAPTURED applied");
+        "CAPTURED applied webhook");
   CHECK(row(r.out, "2026-05-02T16:40:01.000Z") ==
         "2026-05-02T16:40:01.000Z 2026-05-02T16:40:00.000Z 2 transaction.status_changed "
-        "SETTLED applied");
+        "SETTLED applied webhook");
 }
 
 TEST_CASE("payments show links a refund child to its parent", "[cli][payments]") {
@@ -208,6 +208,8 @@ TEST_CASE("payments show --json keeps amounts and ids as strings and nests the l
   REQUIRE(p["history"].Size() == 2);
   CHECK(std::string(p["history"][0]["status"].GetString()) == "CAPTURED");
   CHECK(std::string(p["history"][0]["effect"].GetString()) == "applied");
+  CHECK(std::string(p["history"][0]["origin"].GetString()) == "webhook");
+  CHECK(std::string(p["status_origin"].GetString()) == "webhook");
   CHECK(std::string(p["history"][0]["occurred_at"].GetString()) == "2026-05-02T13:05:11.000Z");
 
   const Run child = run(webhook::cli::cmd_payments, {"show", kRefund, "--json", "--db", ops.db()});
@@ -361,16 +363,18 @@ TEST_CASE("reviews show prints the review and the events that moved it", "[cli][
   CHECK(field(open.out, "opened") == "2026-05-03T10:12:30.000Z, age 1d 1h, over 24h (event 4)");
   CHECK(field(open.out, "closed") == "-");
   CHECK(field(open.out, "notified") == "pending");
-  CHECK(row(open.out, "2026-05-03T10:12:31.000Z") ==
-        "2026-05-03T10:12:31.000Z 2026-05-03T10:12:30.000Z 4 payment.requiresReview opened");
+  CHECK(
+      row(open.out, "2026-05-03T10:12:31.000Z") ==
+      "2026-05-03T10:12:31.000Z 2026-05-03T10:12:30.000Z 4 payment.requiresReview opened webhook");
 
   const Run closed = run(webhook::cli::cmd_reviews_at,
                          {"show", "rv-closed", "--source", "production", "--db", ops.db()});
   REQUIRE(closed.code == 0);
   CHECK(field(closed.out, "state") == "closed (approved)");
   CHECK(field(closed.out, "closed") == "2026-05-02T09:00:00.000Z (event 8)");
-  CHECK(row(closed.out, "2026-05-02T09:00:00.000Z") ==
-        "2026-05-02T09:00:00.000Z 2026-05-02T09:00:00.000Z 8 payment.reviewApproved closed");
+  CHECK(
+      row(closed.out, "2026-05-02T09:00:00.000Z") ==
+      "2026-05-02T09:00:00.000Z 2026-05-02T09:00:00.000Z 8 payment.reviewApproved closed webhook");
 
   const Run json =
       run(webhook::cli::cmd_reviews_at, {"show", "rv-closed", "--json", "--db", ops.db()});
@@ -409,12 +413,13 @@ TEST_CASE("customers show prints the level, documentation and level history", "[
   CHECK(field(r.out, "last_seen") == "2026-05-03T16:00:00.000Z");
   CHECK(row(r.out, "2026-05-03T14:00:00.000Z") ==
         "2026-05-03T14:00:00.000Z 2026-05-03T13:58:02.000Z 9 customer.levelChanged BASIC 1 "
-        "applied");
+        "applied webhook");
   CHECK(row(r.out, "2026-05-03T15:00:00.000Z") ==
         "2026-05-03T15:00:00.000Z 2026-05-03T09:00:00.000Z 10 customer.levelChanged INACTIVE 0 "
-        "stale");
+        "stale webhook");
   CHECK(row(r.out, "2026-05-03T16:00:00.000Z") ==
-        "2026-05-03T16:00:00.000Z (no timestamp) 11 customer.levelChanged STANDARD 2 applied");
+        "2026-05-03T16:00:00.000Z (no timestamp) 11 customer.levelChanged STANDARD 2 applied "
+        "webhook");
 
   const Run json =
       run(webhook::cli::cmd_customers, {"show", kCustomer, "--json", "--db", ops.db()});

@@ -268,6 +268,18 @@ class MemoryInbox final : public core::Inbox, public core::BatchStore {
       case WorkKind::dead:
         out.recorded = mark_dead(out.event_id, error, item.at_ms);
         break;
+      case WorkKind::observed: {
+        std::lock_guard lock(mutex_);
+        const auto [at, inserted] =
+            ids_.emplace(tuple_of(item.event->key), static_cast<std::int64_t>(events_.size()) + 1);
+        out.recorded = inserted;
+        out.event_id = at->second;
+        if (inserted) {
+          events_.push_back(*item.event);
+          events_.back().id = out.event_id;
+        }
+        break;
+      }
     }
     return out;
   }

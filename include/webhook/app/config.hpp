@@ -162,6 +162,16 @@ struct ReviewsConfig {
   std::vector<std::int64_t> flag_after_ms = {14400000, 86400000};
 };
 
+// Reconciliation against the Conomy API (docs/reconciliation.md). Nothing runs unless a source
+// has an `api`.
+struct ReconcileConfig {
+  std::int64_t interval_ms = 300000;        // a background pass this often; 0: none (the CLI only)
+  int max_calls_per_minute = 60;            // API GETs per source: each pass's budget, and its pace
+  std::int64_t recheck_after_ms = 3600000;  // an entity checked is not checked again sooner
+  // Customers whose record was last updated longer ago are re-read; 0: customers are not.
+  std::int64_t customer_max_age_ms = 86400000;
+};
+
 struct LoggingConfig {
   std::string format = "text";  // text | json
   std::string level = "info";   // trace | debug | info | warn | error
@@ -178,6 +188,7 @@ struct Config {
   std::vector<HandlerConfig> handlers;
   MonitoringConfig monitoring;
   ReviewsConfig reviews;
+  ReconcileConfig reconcile;
   LoggingConfig logging;
 };
 
@@ -194,6 +205,10 @@ Config parse_config(std::string_view json_text, std::string_view origin, const E
 // then as parse_config. Throws ConfigError.
 Config load_config(const std::optional<std::string>& path, const EnvLookup& env,
                    bool resolve_secrets = true);
+
+// As load_config, resolving only the sources' Conomy API secrets (the `reconcile` command: it
+// verifies no webhook and forwards nothing, so those secrets need not be set). Throws ConfigError.
+Config load_config_for_api(const std::optional<std::string>& path, const EnvLookup& env);
 
 // The ingest view of a configured source.
 core::SourceSpec to_source_spec(const SourceConfig& source);

@@ -51,6 +51,9 @@ class ServiceMetrics {
   void on_review_notify(const worker::ReviewNotifyReport& report);
   // Replaces the review and settlement gauges with this sample, taken at `now_ms`.
   void on_projections(const std::vector<storage::ProjectionSample>& samples, std::int64_t now_ms);
+  // One reconciliation check (app/reconciler.hpp): `kind` payment | review | customer,
+  // `finding` as core::to_string(core::Finding).
+  void on_reconcile_check(std::string_view source, std::string_view kind, std::string_view finding);
   // The last projection sample, one entry per source: the configured ones in their order, then
   // any other seen since start (zeros where the sample had none). For /readyz details.
   std::vector<storage::ProjectionSample> projections() const;
@@ -87,6 +90,9 @@ class ServiceMetrics {
   core::Family<core::Gauge>& awaiting_oldest_age_;
   core::Family<core::Gauge>& settlement_overdue_;
   core::Family<core::Counter>& connections_shed_;
+  core::Family<core::Counter>& reconcile_checks_;
+  core::Family<core::Counter>& reconcile_found_;
+  core::Family<core::Counter>& reconcile_failures_;
   core::Counter& shed_idle_;  // series resolved once, so the I/O threads never take a lock
   core::Counter& shed_slow_;
   core::Counter& shed_refused_;

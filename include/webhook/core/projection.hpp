@@ -88,7 +88,8 @@ enum class ReviewSignal {
   opens,     // payment.requiresReview, or any event with status REQUIRES_REVIEW
   approved,  // payment.reviewApproved
   rejected,  // payment.reviewRejected
-  resolved,  // payment.reviewResolved (the umbrella event sent with approved or rejected)
+  resolved,  // payment.reviewResolved (the umbrella event sent with approved or rejected), or an
+             // API answer (api.payment) with a status that is neither in review nor terminal
   terminal,  // any other event with a terminal status
   none,
 };

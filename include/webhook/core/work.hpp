@@ -78,6 +78,10 @@ enum class WorkKind {
   retry,      // back to pending, due at next_attempt_at_ms, with `error`
   dead,       // a dead letter, with `error`
   released,   // started but never run (stop): pending again, attempts = WorkItem::attempts
+  // An API answer (reconciliation, core/reconcile.hpp): store `event` (id 0) as a new event,
+  // done, and apply `changes` to it, together. WorkRecorded::event_id is the new id; recorded is
+  // false when an event with the same key is stored already (nothing is applied then).
+  observed,
 };
 
 struct WorkItem {

@@ -96,6 +96,7 @@ struct ApiResult {
   core::ApiError error;
   std::string trace_id;  // the last answer's traceId ("" when it had none)
   int attempts = 0;      // GET requests sent for this call (POST /auth not counted)
+  std::string body;      // found: the answer's body as received (what reconciliation records)
 
   bool found() const { return outcome == ApiOutcome::found; }
 };

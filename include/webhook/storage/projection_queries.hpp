@@ -45,6 +45,8 @@ struct PaymentRow {
   std::optional<std::int64_t> captured_at_ms;
   std::int64_t first_seen_ms = 0;
   std::int64_t last_seen_ms = 0;
+  std::optional<std::int64_t> latest_at_ms;  // the latest event time applied (decide_status)
+  std::string status_origin = "webhook";     // of the status: webhook | api (reconciliation)
 };
 
 struct PaymentHistoryEntry {
@@ -54,6 +56,7 @@ struct PaymentHistoryEntry {
   std::optional<std::int64_t> occurred_at_ms;
   std::int64_t received_at_ms = 0;
   std::string effect;  // applied | stale | terminal_kept | no_status
+  std::string origin;  // webhook | api (a reconciliation answer, event type api.payment)
 };
 
 // One transaction of one source with what is linked to it (all within the same source).
@@ -99,6 +102,7 @@ struct ReviewHistoryEntry {
   std::string action;  // opened | reopened | closed | refined | stale | noted
   std::optional<std::int64_t> occurred_at_ms;
   std::int64_t received_at_ms = 0;
+  std::string origin;  // webhook | api
 };
 
 struct ReviewView {
@@ -139,6 +143,7 @@ struct CustomerHistoryEntry {
   std::optional<std::int64_t> occurred_at_ms;  // nullopt: the payload had no timestamp
   std::int64_t received_at_ms = 0;
   std::string effect;  // applied | stale
+  std::string origin;  // webhook | api
 };
 
 struct CustomerView {
@@ -193,7 +198,8 @@ struct Comparison {
 
 class ProjectionQueries {
  public:
-  // Throws StorageError when the projection tables are missing (not migrated to 0003).
+  // Throws StorageError when the projection tables or their history origins are missing (not
+  // migrated to 0005).
   explicit ProjectionQueries(Database& db);
 
   // The transaction in every source that has it (sorted by source), or in `source` only.
@@ -209,6 +215,18 @@ class ProjectionQueries {
 
   std::vector<CustomerView> customer(const std::string& customer_id,
                                      const std::optional<std::string>& source);
+
+  // ---- reconciliation (app/reconciler.hpp): what it re-reads from the Conomy API ----
+  // Payments of `source` CAPTURED or RECEIVED since before `captured_before_ms`, oldest first.
+  std::vector<PaymentRow> payments_awaiting_settlement(const std::string& source,
+                                                       std::int64_t captured_before_ms,
+                                                       std::int64_t limit);
+  // Payments of `source` in a non-terminal status, seen at or after `since_ms`, oldest first.
+  std::vector<PaymentRow> payments_open_since(const std::string& source, std::int64_t since_ms,
+                                              std::int64_t limit);
+  // Customers of `source` last seen in [since_ms, before_ms), oldest first.
+  std::vector<CustomerRow> customers_seen(const std::string& source, std::int64_t since_ms,
+                                          std::int64_t before_ms, std::int64_t limit);
 
   // Events of sources `a` and `b` received in [since_ms, until_ms), and payments of both
   // sharing an externalId (see Comparison). An unknown source counts zeros.

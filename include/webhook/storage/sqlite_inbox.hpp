@@ -71,6 +71,8 @@ class SqliteInbox final : public core::Inbox, public core::BatchStore {
   struct Statements;
   bool files_intact_locked();  // false (and fault set) once the files were replaced
   core::WorkRecorded apply_locked(const core::WorkItem& item);
+  core::WorkRecorded observe_locked(const core::WorkItem& item);
+  ProjectionStore& projections_locked();
   void set_synchronous_locked(bool full);
 
   std::mutex mutex_;  // serialises use of the one connection (writer thread vs. readers)
