@@ -5,8 +5,8 @@
 // (the service's, then the `reconcile` command's) changes nothing.
 #include <catch2/catch.hpp>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <iterator>
@@ -80,10 +80,11 @@ TEST_CASE("a settlement webhook that never came is found through the API by the 
   TempDir dir;
   webhook::core::SystemClock clock;
   FakeConomy fake({}, clock);
-  fake.put_payment(kPayment, R"({"id":")" + kPayment +
-                                 R"(","status":"SETTLED","externalId":"order-77",)"
-                                 R"("totalAmount":"2000.00","currency":"ARS",)"
-                                 R"("settlementBatchId":"batch-9","settledAt":"2026-12-08T01:00:00Z"})");
+  fake.put_payment(kPayment,
+                   R"({"id":")" + kPayment +
+                       R"(","status":"SETTLED","externalId":"order-77",)"
+                       R"("totalAmount":"2000.00","currency":"ARS",)"
+                       R"("settlementBatchId":"batch-9","settledAt":"2026-12-08T01:00:00Z"})");
 
   const std::string config = dir.file("config.json");
   std::ofstream(config) << R"({
@@ -113,17 +114,17 @@ TEST_CASE("a settlement webhook that never came is found through the API by the 
   const std::time_t t = std::chrono::system_clock::to_time_t(captured_at);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  const std::string body = R"({"eventType":"payment.captured","timestamp":")" +
-                           std::string(stamp) + R"(","transaction":{"id":")" + kPayment +
+  const std::string body = R"({"eventType":"payment.captured","timestamp":")" + std::string(stamp) +
+                           R"(","transaction":{"id":")" + kPayment +
                            R"(","status":"CAPTURED","externalId":"order-77",)"
                            R"("totalAmount":"2000.00","currency":"ARS"}})";
-  const HttpReply reply =
-      client.post("/webhooks", body,
-                  {{"X-Webhook-Signature", webhook::core::sign_header(kKey, body)}});
+  const HttpReply reply = client.post(
+      "/webhooks", body, {{"X-Webhook-Signature", webhook::core::sign_header(kKey, body)}});
   REQUIRE(reply.status == 200);
 
   // One background pass finds it.
-  const std::string missed = R"(webhook_reconcile_found_total{source="production",kind="missed_event"})";
+  const std::string missed =
+      R"(webhook_reconcile_found_total{source="production",kind="missed_event"})";
   REQUIRE(wait_until([&] { return metric(client, missed) == 1.0; }, seconds(20)));
   CHECK(metric(client, R"(webhook_reconcile_checks_total{source="production",kind="payment"})") ==
         1.0);
