@@ -21,7 +21,7 @@ KnownStatus status(std::string s, std::optional<std::int64_t> at = kCaptured) {
 
 }  // namespace
 
-TEST_CASE("a payment the API reports settled is a missed event; the same status is nothing",
+TEST_CASE("a payment the API reports settled is a missed event, and the same status is nothing",
           "[reconcile]") {
   CHECK(judge_payment(status("CAPTURED"), "SETTLED", kAsked) == Finding::missed_event);
   CHECK(is_missed_settlement(Finding::missed_event, "SETTLED"));
