@@ -182,6 +182,8 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
     for (std::string_view result : kResults) deliveries_.with({source, std::string(result)});
     for (const char* result : {"sent", "failed"}) notifications_.with({source, result});
     notify_over_sla_.with({source});
+    for (const char* kind : {"missed_event", "state_differs", "not_found"})
+      reconcile_found_.with({source, kind});
   }
 }
 

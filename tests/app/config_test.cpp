@@ -148,6 +148,10 @@ void check_same(const Config& a, const Config& b) {
   CHECK(a.reviews.notify == b.reviews.notify);
   CHECK(a.reviews.notify_sla_ms == b.reviews.notify_sla_ms);
   CHECK(a.reviews.flag_after_ms == b.reviews.flag_after_ms);
+  CHECK(a.reconcile.interval_ms == b.reconcile.interval_ms);
+  CHECK(a.reconcile.max_calls_per_minute == b.reconcile.max_calls_per_minute);
+  CHECK(a.reconcile.recheck_after_ms == b.reconcile.recheck_after_ms);
+  CHECK(a.reconcile.customer_max_age_ms == b.reconcile.customer_max_age_ms);
   CHECK(a.logging.format == b.logging.format);
   CHECK(a.logging.level == b.logging.level);
 }
@@ -247,6 +251,11 @@ TEST_CASE("the example file documents every key with a comment", "[config]") {
                           "notify",
                           "notify_sla_ms",
                           "flag_after_ms",
+                          "reconcile",
+                          "interval_ms",
+                          "max_calls_per_minute",
+                          "recheck_after_ms",
+                          "customer_max_age_ms",
                           "format",
                           "level"}) {
     INFO(key);
@@ -510,6 +519,14 @@ TEST_CASE("a bad value is named by its key", "[config]") {
        "reviews.flag_afer_ms: unknown key (did you mean \"flag_after_ms\"?)"},
       {R"({"monitoring": {"settlement_overdue_ms": 5}})",
        "monitoring.settlement_overdue_ms: must be an integer from 60000 to 2592000000"},
+      // reconcile
+      {R"({"reconcile": {"interval_ms": 500}})",
+       "reconcile.interval_ms: must be 0 (off) or from 1000 to 86400000"},
+      {R"({"reconcile": {"max_calls_per_minute": 0}})",
+       "reconcile.max_calls_per_minute: must be an integer from 1 to 6000"},
+      {R"({"reconcile": {"recheck_after_ms": -1}})",
+       "reconcile.recheck_after_ms: must be an integer from 0 to 2592000000"},
+      {R"({"reconcile": {"interval": 1000}})", "reconcile.interval: unknown key"},
       // logging
       {R"({"logging": {"format": "yaml"}})", "logging.format: must be one of text, json"},
       {R"({"logging": {"level": "verbose"}})",
@@ -541,6 +558,8 @@ TEST_CASE("valid non-default values are read into every field", "[config]") {
     "handlers": {"app": {"type": "forward", "url": "https://app.internal/conomy",
                          "secret_env": "APP_FORWARD_SECRET", "timeout_ms": 500},
                  "audit": {"type": "exec", "command": ["/bin/on-event", "--json"]}},
+    "reconcile": {"interval_ms": 0, "max_calls_per_minute": 6000, "recheck_after_ms": 0,
+                  "customer_max_age_ms": 0},
     "logging": {"format": "json", "level": "debug"}
   })",
                    {{"APP_FORWARD_SECRET", "whsec_test_only_forward"}}, true);
@@ -575,6 +594,10 @@ TEST_CASE("valid non-default values are read into every field", "[config]") {
   CHECK(c.handlers[1].timeout_ms == 10000);
   CHECK(c.routes[1].match == "customer.levelChanged");
   CHECK(c.logging.format == "json");
+  CHECK(c.reconcile.interval_ms == 0);
+  CHECK(c.reconcile.max_calls_per_minute == 6000);
+  CHECK(c.reconcile.recheck_after_ms == 0);
+  CHECK(c.reconcile.customer_max_age_ms == 0);
 
   auto spec = webhook::app::to_source_spec(s);
   CHECK(spec.name == "sandbox-2");

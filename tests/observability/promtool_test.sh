@@ -178,6 +178,7 @@ echo "  $(cat "$DASHBOARD" "$PROM/alerts.yml" | grep -oE 'webhook_[a-z0-9_]+' | 
 for series in 'webhook_review_notify_over_sla_total{source="sandbox"} 0' \
   'webhook_review_notifications_total{source="sandbox",result="failed"} 0' \
   'webhook_deliveries_total{source="production",result="unavailable"} 0' \
+  'webhook_reconcile_found_total{source="production",kind="missed_event"} 0' \
   'webhook_commit_failures_total 0'; do
   grep -qxF "$series" "$WORK/metrics.txt" || fail "not in /metrics: $series"
 done
