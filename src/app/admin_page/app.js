@@ -399,6 +399,7 @@
           ['Captured', p.captured_at],
           ['Settled', p.settled_at],
           ['Unsettled', p.unsettled_at ? p.unsettled_at + ' ' + dash(p.unsettled_reason) : null],
+          ['Status from', p.status_origin === 'api' ? 'the Conomy API (reconciliation)' : 'a webhook'],
           ['Parent', p.parent ? p.parent.transaction_id + ' (' + dash(p.parent.status) + ')' : p.parent_payment_id],
           ['Refunds', (p.children || []).map((c) => c.transaction_id + ' ' + dash(c.status)).join(', ')],
           ['Companions', (p.companions || []).map((c) => c.transaction_id + ' ' + dash(c.status)).join(', ')],
@@ -409,8 +410,8 @@
       div.appendChild(el('h4', 'History'));
       div.appendChild(
         table(
-          ['Occurred', 'Received', 'Event', 'Status', 'Effect', 'Event id'],
-          (p.history || []).map((h) => [h.occurred_at, h.received_at, h.event_type, h.status, h.effect, h.event_id])
+          ['Occurred', 'Received', 'Event', 'Status', 'Effect', 'Origin', 'Event id'],
+          (p.history || []).map((h) => [h.occurred_at, h.received_at, h.event_type, h.status, h.effect, h.origin, h.event_id])
         )
       );
       box.appendChild(div);
@@ -437,9 +438,10 @@
       div.appendChild(el('h4', 'History'));
       div.appendChild(
         table(
-          ['Occurred', 'Received', 'Event', 'Level', 'Documents', 'Effect', 'Event id'],
+          ['Occurred', 'Received', 'Event', 'Level', 'Documents', 'Effect', 'Origin', 'Event id'],
           (c.history || []).map((h) => [
-            h.occurred_at, h.received_at, h.event_type, h.operation_level, h.documents_count, h.effect, h.event_id,
+            h.occurred_at, h.received_at, h.event_type, h.operation_level, h.documents_count, h.effect, h.origin,
+            h.event_id,
           ])
         )
       );
