@@ -81,8 +81,8 @@ bool run_round(const Settings& s, int round) {
   const std::int64_t captured = clock.now_ms() - 2 * kDay;
   int settled = 0;
   {
-    webhook::storage::Database db = webhook::storage::Database::open(
-        path, webhook::storage::Database::Mode::read_write_create);
+    webhook::storage::Database db =
+        webhook::storage::Database::open(path, webhook::storage::Database::Mode::read_write_create);
     db.migrate(webhook::storage::embedded_migrations());
     db.exec("PRAGMA synchronous=OFF");  // generation speed only
     webhook::storage::ProjectionStore store(std::move(db));
@@ -102,8 +102,8 @@ bool run_round(const Settings& s, int round) {
       const bool settles = (i * 100) / s.payments < s.settled_percent;
       settled += settles ? 1 : 0;
       fake.put_payment(id, R"({"id":")" + id + R"(","status":")" +
-                               (settles ? "SETTLED" : "CAPTURED") +
-                               R"(","externalId":"order-)" + std::to_string(i) +
+                               (settles ? "SETTLED" : "CAPTURED") + R"(","externalId":"order-)" +
+                               std::to_string(i) +
                                R"(","totalAmount":"2000.00","currency":"ARS"})");
     }
   }
@@ -131,8 +131,8 @@ bool run_round(const Settings& s, int round) {
   webhook::app::Reconciler reconciler(
       {{"production", &client}}, inbox.database(),
       [&inbox](webhook::core::WorkItem item) -> std::optional<webhook::core::WorkRecorded> {
-        auto written = inbox.write_batch(
-            {}, std::span<const webhook::core::WorkItem>(&item, 1), true);
+        auto written =
+            inbox.write_batch({}, std::span<const webhook::core::WorkItem>(&item, 1), true);
         if (!written.ok) return std::nullopt;
         return written.work.front();
       },
@@ -152,14 +152,14 @@ bool run_round(const Settings& s, int round) {
   const webhook::app::PassReport second = reconciler.run_pass();
   const double second_s = seconds_since(start);
 
-  std::printf("| %d | %d | %lld | %.3f | %.0f | %zu | %lld | %zu | %.3f | %.2f | %d | %d | %zu | %lld "
-              "| %.3f | %d |\n",
-              round, s.payments, static_cast<long long>(baseline_gets), baseline_s,
-              static_cast<double>(baseline_gets) / baseline_s, first.checks.size(),
-              static_cast<long long>(first.api_requests), first_auths, first_s,
-              first_s / baseline_s, found, applied, second.checks.size(),
-              static_cast<long long>(second.api_requests), second_s,
-              second.anything_found() ? 1 : 0);
+  std::printf(
+      "| %d | %d | %lld | %.3f | %.0f | %zu | %lld | %zu | %.3f | %.2f | %d | %d | %zu | %lld "
+      "| %.3f | %d |\n",
+      round, s.payments, static_cast<long long>(baseline_gets), baseline_s,
+      static_cast<double>(baseline_gets) / baseline_s, first.checks.size(),
+      static_cast<long long>(first.api_requests), first_auths, first_s, first_s / baseline_s, found,
+      applied, second.checks.size(), static_cast<long long>(second.api_requests), second_s,
+      second.anything_found() ? 1 : 0);
   const bool ok = static_cast<int>(first.checks.size()) == s.payments &&
                   first.api_requests == s.payments && found == settled && applied == settled &&
                   static_cast<int>(second.checks.size()) == s.payments - settled &&

@@ -42,6 +42,8 @@ void ReconcileJob::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  // A call waiting to retry ends now rather than after its remaining attempts.
+  for (const auto& client : clients_.owned) client->cancel();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "cli/secrets.hpp"
+#include "webhook/core/reconcile.hpp"
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/event_queries.hpp"
 #include "webhook/storage/payload_log.hpp"
@@ -178,13 +179,17 @@ class DatabaseSource final : public Source {
 
   std::optional<Capture> next(Reporter&) override {
     std::optional<storage::ReplayEvent> event;
-    try {
-      event = cursor_->next();
-    } catch (const storage::StorageError& e) {
-      throw std::runtime_error("reading " + path_ + ": " + e.what());
-    }
-    if (!event) return std::nullopt;
-    ++done_;
+    // Answers of the Conomy API recorded by reconciliation (scheme api) were never deliveries:
+    // there is nothing to send again.
+    do {
+      try {
+        event = cursor_->next();
+      } catch (const storage::StorageError& e) {
+        throw std::runtime_error("reading " + path_ + ": " + e.what());
+      }
+      if (!event) return std::nullopt;
+      ++done_;
+    } while (event->scheme == core::kApiScheme);
     Capture c;
     c.event_id = event->id;
     c.origin = path_ + " event " + std::to_string(c.event_id);

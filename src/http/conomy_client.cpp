@@ -289,6 +289,10 @@ ConomyApiClient::Fetched ConomyApiClient::fetch(std::string_view collection, std
   const std::string target = core::api_target(base_path_, collection, id);
   bool refreshed_after_401 = false;
   for (;;) {
+    if (cancelled_.load()) {
+      out.error = core::ApiError{0, "", "", "cancelled: the service is stopping", out.trace_id};
+      return out;
+    }
     auto token = this->token();
     if (!token.ok()) {
       out.error = token.error();

@@ -40,11 +40,9 @@ std::string write_config(const TempDir& dir, const std::string& base_url) {
                                                webhook::storage::Database::Mode::read_write_create);
     db.migrate(webhook::storage::embedded_migrations());
   }
-  const std::string api =
-      base_url.empty()
-          ? ""
-          : R"(, "api": {"base_url": ")" + base_url +
-                R"(", "client_id": "client-test-0001",
+  const std::string api = base_url.empty() ? ""
+                                           : R"(, "api": {"base_url": ")" + base_url +
+                                                 R"(", "client_id": "client-test-0001",
                    "client_secret_env": "RECONCILE_CLI_TEST_SECRET",
                    "api_key_env": "RECONCILE_CLI_TEST_API_KEY", "timeout_ms": 2000,
                    "retry": {"max_attempts": 1}})";
@@ -57,7 +55,8 @@ std::string write_config(const TempDir& dir, const std::string& base_url) {
 
 CliRun reconcile(std::vector<std::string> args) {
   args.insert(args.begin(), "reconcile");
-  return webhook::testing::run_cli([&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
+  return webhook::testing::run_cli(
+      [&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
 }
 
 }  // namespace

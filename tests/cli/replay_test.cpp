@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,8 +18,12 @@
 #include "cli/replay_report.hpp"
 #include "cli/replay_sinks.hpp"
 #include "support/temp_dir.hpp"
+#include "webhook/core/reconcile.hpp"
 #include "webhook/core/signature.hpp"
+#include "webhook/core/work.hpp"
+#include "webhook/storage/database.hpp"
 #include "webhook/storage/payload_log.hpp"
+#include "webhook/storage/sqlite_inbox.hpp"
 
 using namespace webhook::cli::replay;
 namespace core = webhook::core;
@@ -376,6 +382,40 @@ TEST_CASE("replay: --dry-run lists a payload log, skipping malformed lines", "[r
               "--scheme", "body"});
   CHECK(r.out.find("signing=re-signed body") != std::string::npos);
   CHECK(r.out.find("not selected by the filters: 1") != std::string::npos);
+}
+
+TEST_CASE("replay: --from-db skips the answers reconciliation recorded from the API", "[replay]") {
+  TempDir dir;
+  const std::string db = dir.file("inbox.db");
+  {
+    auto database =
+        webhook::storage::Database::open(db, webhook::storage::Database::Mode::read_write_create);
+    database.migrate(webhook::storage::embedded_migrations());
+    webhook::storage::SqliteInbox inbox(std::move(database));
+    core::Delivery d;
+    d.key = {"production", "payment.captured", "transaction", "p-1", "CAPTURED"};
+    d.event_type = "payment.captured";
+    d.entity_kind = "transaction";
+    d.entity_id = "p-1";
+    d.body = R"({"eventType":"payment.captured","transaction":{"id":"p-1"}})";
+    d.request_id = "req-1";
+    d.received_at_ms = 1000;
+    core::WorkItem observed;
+    observed.kind = core::WorkKind::observed;
+    observed.event = std::make_shared<const core::StoredEvent>(core::api_observation(
+        "production", core::CheckKind::payment, "p-1", "SETTLED", R"({"id":"p-1"})", "t-1", 2000));
+    const auto written = inbox.write_batch(std::span<const core::Delivery>(&d, 1),
+                                           std::span<const core::WorkItem>(&observed, 1), true);
+    REQUIRE(written.ok);
+    REQUIRE(written.work.at(0).recorded);
+    REQUIRE(inbox.count_events() == 2);
+  }
+  const Run r = replay({"--from-db", db, "--dry-run"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("type=payment.captured") != std::string::npos);
+  CHECK(r.out.find("api.payment") == std::string::npos);
+  CHECK(r.out.find("dry run: 1 delivery would be sent") != std::string::npos);
 }
 
 TEST_CASE("replay: plain progress lines when stderr is not a terminal", "[replay]") {

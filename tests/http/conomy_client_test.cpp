@@ -247,6 +247,32 @@ TEST_CASE("5xx, 5xx, 200 succeeds on the third attempt after waits of 1 s and 2 
   CHECK(fake.api_requests() == 3);
 }
 
+TEST_CASE("a cancelled client ends a call waiting to retry instead of trying again",
+          "[conomy_client]") {
+  ManualClock clock;
+  FakeConomy fake({}, clock);
+  fake.put_payment(kPaymentId, kPayment);
+  fake.script({{503, "", {}}, {503, "", {}}});
+  ConomyApiClient* self = nullptr;
+  int waits = 0;
+  // The service stops while the call waits for its second attempt.
+  ConomyApiClient client(options_for(fake), clock, [&](milliseconds) {
+    ++waits;
+    self->cancel();
+  });
+  self = &client;
+
+  const auto result = client.get_payment(kPaymentId);
+  CHECK(result.outcome == ApiOutcome::failed);
+  CHECK(result.attempts == 1);
+  CHECK(waits == 1);
+  CHECK(result.error.message == "cancelled: the service is stopping");
+  CHECK(fake.api_requests() == 1);
+  // For good: the next call fails at once, sending nothing.
+  CHECK(client.get_payment(kPaymentId).attempts == 0);
+  CHECK(fake.api_requests() == 1);
+}
+
 TEST_CASE("five 5xx give up after five attempts with the last error", "[conomy_client]") {
   ManualClock clock;
   FakeConomy fake({}, clock);

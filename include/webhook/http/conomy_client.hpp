@@ -14,6 +14,7 @@
 // The client secret, the api key and tokens never appear in a log line or an ApiError.
 // Thread-safe: any number of threads may call at once (HttpClient keeps a connection each).
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -120,6 +121,11 @@ class ConomyApiClient {
   // GET /customers/{id}, likewise.
   CustomerResult get_customer(std::string_view id);
 
+  // Ends calls at their next step, for good: a call about to send or waiting to retry fails at
+  // once ("cancelled: the service is stopping"). A request in flight ends by its timeout. Any
+  // thread.
+  void cancel() { cancelled_.store(true); }
+
   struct Counters {
     std::uint64_t requests = 0;       // GET requests sent
     std::uint64_t auths = 0;          // POST /auth requests sent
@@ -158,6 +164,7 @@ class ConomyApiClient {
   std::uint64_t refresh_rounds_ = 0;  // GUARDED_BY(mutex_); +1 per finished refresh
   core::ApiError last_auth_error_;    // GUARDED_BY(mutex_)
   Counters counters_;                 // GUARDED_BY(mutex_)
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace webhook::http
