@@ -301,6 +301,19 @@ std::vector<PaymentRow> linked_payments(Database& db, const char* sql, const std
   return rows;
 }
 
+// Payment rows of one source chosen by `sql` (?1 source, ?2 a time bound, ?3 limit).
+std::vector<PaymentRow> payments_of_source(Database& db, const char* sql, const std::string& source,
+                                           std::int64_t bound_ms, std::int64_t limit) {
+  Statement statement(db, sql);
+  Statement::Use q(statement);
+  q.text(1, source);
+  q.integer(2, bound_ms);
+  q.integer(3, limit);
+  std::vector<PaymentRow> rows;
+  while (q.step()) rows.push_back(read_payment(q));
+  return rows;
+}
+
 std::optional<PaymentRow> one_payment(Database& db, const std::string& source,
                                       const std::string& id) {
   std::vector<PaymentRow> rows =
@@ -477,27 +490,13 @@ std::vector<CustomerView> ProjectionQueries::customer(const std::string& custome
 
 std::vector<PaymentRow> ProjectionQueries::payments_awaiting_settlement(
     const std::string& source, std::int64_t captured_before_ms, std::int64_t limit) {
-  Statement statement(db_, kPaymentsAwaitingSettlement);
-  Statement::Use q(statement);
-  q.text(1, source);
-  q.integer(2, captured_before_ms);
-  q.integer(3, limit);
-  std::vector<PaymentRow> rows;
-  while (q.step()) rows.push_back(read_payment(q));
-  return rows;
+  return payments_of_source(db_, kPaymentsAwaitingSettlement, source, captured_before_ms, limit);
 }
 
 std::vector<PaymentRow> ProjectionQueries::payments_open_since(const std::string& source,
                                                                std::int64_t since_ms,
                                                                std::int64_t limit) {
-  Statement statement(db_, kPaymentsOpenSince);
-  Statement::Use q(statement);
-  q.text(1, source);
-  q.integer(2, since_ms);
-  q.integer(3, limit);
-  std::vector<PaymentRow> rows;
-  while (q.step()) rows.push_back(read_payment(q));
-  return rows;
+  return payments_of_source(db_, kPaymentsOpenSince, source, since_ms, limit);
 }
 
 std::vector<CustomerRow> ProjectionQueries::customers_seen(const std::string& source,

@@ -302,6 +302,12 @@ struct SqliteInbox::Statements {
     return sqlite3_last_insert_rowid(db_);
   }
 
+  // Takes back what the current work item wrote (its savepoint) and ends the savepoint.
+  void undo_item() {
+    Statement::Use(rollback_to).step();
+    Statement::Use(release).step();
+  }
+
   // A processing event back to pending, due at `due_ms`; false when it was not processing.
   bool retry(std::int64_t id, std::int64_t due_ms, std::string_view error, std::int64_t now_ms) {
     Statement::Use update(schedule_retry);
@@ -425,8 +431,7 @@ core::WorkRecorded SqliteInbox::apply_locked(const core::WorkItem& item) {
   } catch (const StorageError& e) {
     out.error = e.what();
   }
-  Statement::Use(stmts_->rollback_to).step();
-  Statement::Use(stmts_->release).step();
+  stmts_->undo_item();
   out.notification_owed.reset();
   out.kind = item.fallback;
   out.recorded = set_status(item.fallback, out.error);
@@ -461,8 +466,7 @@ core::WorkRecorded SqliteInbox::observe_locked(const core::WorkItem& item) {
   } catch (const StorageError& e) {
     out.error = e.what();
   }
-  Statement::Use(stmts_->rollback_to).step();
-  Statement::Use(stmts_->release).step();
+  stmts_->undo_item();
   return out;
 }
 
