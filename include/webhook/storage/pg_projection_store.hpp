@@ -4,9 +4,13 @@
 // storage::ProjectionStore in writer mode (issue 13):
 //  1. Works inside the caller's transaction on the caller's connection (PgInbox::write_batch()
 //     opens it, and a SAVEPOINT per work item): no BEGIN/COMMIT of its own.
-//  2. Each apply reads the current row with SELECT ... FOR UPDATE (replicas apply concurrently),
-//     decides with core, inserts the history row (ON CONFLICT DO NOTHING: an event applied
+//  2. Each apply reads the current row with SELECT ... FOR UPDATE (replicas apply concurrently);
+//     while the row does not exist yet it takes a transaction-scoped advisory lock on the entity
+//     (table, source, id) and reads again, so two replicas never both decide on "no row". Then
+//     it decides with core, inserts the history row (ON CONFLICT DO NOTHING: an event applied
 //     before, on any replica, changes nothing) with its origin (webhook | api), then upserts.
+//     Expects READ COMMITTED (PostgreSQL's default): the second read must see a row another
+//     replica committed while this one waited.
 //  3. A review opened or reopened with notify owes one notification (notify_state 'pending');
 //     mark_notified() settles it.
 // Throws PgError (the caller rolls back the item's savepoint and records its fallback).
@@ -15,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "webhook/core/inbox.hpp"
 #include "webhook/core/projection.hpp"
@@ -41,6 +46,11 @@ class PgProjectionStore {
                                           const core::ProjectionChange& change);
 
  private:
+  // Runs `select_for_update` ($1 source, $2 id); when it finds no row, takes the advisory lock
+  // of (`table`, source, id) and runs it again. Returns the rows of the last run.
+  PgResult lock_row(const char* select_for_update, std::string_view table,
+                    const std::string& source, const std::string& id);
+
   PgConnection& db_;
 };
 
