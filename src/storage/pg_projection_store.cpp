@@ -151,9 +151,13 @@ ON CONFLICT (source, customer_id) DO UPDATE SET
 // payload had no timestamp).
 constexpr const char* kLockReview = R"sql(
 SELECT r.state, r.outcome, r.cycle, r.opened_event_id, r.opened_at_ms,
-       (SELECT h.occurred_at_ms FROM review_history h
-        WHERE h.source = r.source AND h.transaction_id = r.transaction_id
-          AND h.event_id = r.closed_event_id),
+       CASE WHEN EXISTS (SELECT 1 FROM review_history h
+                         WHERE h.source = r.source AND h.transaction_id = r.transaction_id
+                           AND h.event_id = r.closed_event_id)
+            THEN (SELECT h.occurred_at_ms FROM review_history h
+                  WHERE h.source = r.source AND h.transaction_id = r.transaction_id
+                    AND h.event_id = r.closed_event_id)
+            ELSE r.closed_at_ms END,
        r.notify_state, r.notify_event_id, r.external_id, r.total_amount, r.currency,
        r.customer_id, r.documentation_status, r.opened_received_ms,
        (SELECT h.occurred_at_ms FROM review_history h

@@ -120,12 +120,18 @@ ON CONFLICT (source, customer_id) DO UPDATE SET
 
 // opened_at_ms and closed_at_ms fall back to receipt times; the rule compares event times
 // only, so those come from the history rows of the opening and closing events (NULL when the
-// payload had no timestamp).
+// payload had no timestamp). A review recorded closed when its late opening arrived was closed
+// by the payment's terminal event, which has no review history row: its closed_at_ms is that
+// event's time (or NULL) already.
 constexpr const char* kSelectReview = R"sql(
 SELECT r.state, r.outcome, r.cycle, r.opened_event_id, r.opened_at_ms,
-       (SELECT h.occurred_at_ms FROM review_history h
-        WHERE h.source = r.source AND h.transaction_id = r.transaction_id
-          AND h.event_id = r.closed_event_id),
+       CASE WHEN EXISTS (SELECT 1 FROM review_history h
+                         WHERE h.source = r.source AND h.transaction_id = r.transaction_id
+                           AND h.event_id = r.closed_event_id)
+            THEN (SELECT h.occurred_at_ms FROM review_history h
+                  WHERE h.source = r.source AND h.transaction_id = r.transaction_id
+                    AND h.event_id = r.closed_event_id)
+            ELSE r.closed_at_ms END,
        r.notify_state, r.notify_event_id, r.external_id, r.total_amount, r.currency,
        r.customer_id, r.documentation_status, r.opened_received_ms,
        (SELECT h.occurred_at_ms FROM review_history h

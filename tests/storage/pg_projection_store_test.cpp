@@ -651,6 +651,15 @@ TEMPLATE_TEST_CASE(
                                                           "|1777806000000|NULL");
     CHECK(review_history(rig) == Rows{{str(opens.id), "stale"}});
   }
+  THEN("a second opening as old as the first does not reopen it") {
+    const auto again = rig.event(tx_body("transaction.status_changed", kReviewed, "REQUIRES_REVIEW",
+                                         "2026-05-03T10:12:30Z"));
+    rig.pay(again);
+    const auto second = rig.review(again);
+    CHECK(second.action == ReviewAction::stale);
+    CHECK_FALSE(second.notification_owed.has_value());
+    CHECK(review_row(rig, "state, outcome, cycle, notify_state") == "closed|failed|1|NULL");
+  }
 }
 
 TEMPLATE_TEST_CASE(
