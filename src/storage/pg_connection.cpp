@@ -161,6 +161,14 @@ PgResult PgConnection::query(std::string_view sql, std::span<const PgParam> para
   std::vector<int> lengths(params.size());
   std::vector<int> formats(params.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
+    // Text parameters travel as C strings: a NUL byte would silently cut the value (two ids
+    // differing after it would become one dedup key). PostgreSQL text cannot hold NUL anyway.
+    if (!params[i].is_binary() && !params[i].is_null() &&
+        params[i].value().find('\0') != std::string::npos) {
+      throw PgError(describe_ + ": text parameter $" + std::to_string(i + 1) +
+                        " holds a NUL byte, which PostgreSQL text cannot store",
+                    "22021");
+    }
     values[i] = params[i].is_null() ? nullptr : params[i].value().data();
     lengths[i] = static_cast<int>(params[i].value().size());
     formats[i] = params[i].is_binary() ? 1 : 0;

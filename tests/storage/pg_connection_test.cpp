@@ -57,6 +57,21 @@ TEST_CASE("a connection runs statements and parameterized queries", "[postgres]"
   CHECK(db.query("UPDATE t SET n = 1").affected() == 2);
 }
 
+TEST_CASE("a text parameter with a NUL byte is refused, never cut short", "[postgres]") {
+  PgConnection db = PgConnection::connect(test_postgres().create_database());
+  db.exec("CREATE TABLE k (id TEXT PRIMARY KEY)");
+  const std::string with_nul("abc\0x", 5);
+  try {
+    db.query("INSERT INTO k (id) VALUES ($1)", {PgParam::text(with_nul)});
+    FAIL("the NUL byte was sent");
+  } catch (const webhook::storage::PgError& e) {
+    CHECK(e.sqlstate() == "22021");
+    CHECK(std::string(e.what()).find("text parameter $1 holds a NUL byte") != std::string::npos);
+  }
+  // Nothing was stored under the cut-off value "abc".
+  CHECK(db.query("SELECT count(*) FROM k").integer(0, 0) == 0);
+}
+
 TEST_CASE("a PgTransaction rolls back unless committed", "[postgres]") {
   PgConnection db = PgConnection::connect(test_postgres().create_database());
   db.exec("CREATE TABLE t (v TEXT)");

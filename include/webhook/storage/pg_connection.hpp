@@ -110,7 +110,8 @@ class PgConnection {
 
   // Executes `sql` (one or more statements, no parameters); throws PgError.
   void exec(std::string_view sql);
-  // Executes one statement with `params` as $1, $2, ...; throws PgError.
+  // Executes one statement with `params` as $1, $2, ...; throws PgError (also, before sending,
+  // for a text parameter holding a NUL byte: sqlstate 22021).
   PgResult query(std::string_view sql, std::span<const PgParam> params = {});
   PgResult query(std::string_view sql, std::initializer_list<PgParam> params) {
     return query(sql, std::span<const PgParam>(params.begin(), params.size()));
