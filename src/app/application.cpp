@@ -273,6 +273,11 @@ std::uint16_t Application::admin_port() const {
   return impl_->admin_server ? impl_->admin_server->port() : 0;
 }
 
+void Application::reload() {
+  Impl& a = *impl_;
+  if (a.reconcile) a.reconcile->reread_secrets();
+}
+
 void Application::stop() {
   Impl& a = *impl_;
   if (!a.running) return;

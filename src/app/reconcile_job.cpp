@@ -47,6 +47,14 @@ void ReconcileJob::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ReconcileJob::reread_secrets() {
+  for (std::size_t i = 0; i < clients_.owned.size(); ++i) {
+    const int files = clients_.owned[i]->reread_secrets();
+    log::info("conomy api: secret files re-read",
+              {.source = clients_.sources[i].name, .detail = "files=" + std::to_string(files)});
+  }
+}
+
 bool ReconcileJob::wait(std::chrono::milliseconds d) {
   std::unique_lock lock(mutex_);
   return !wake_.wait_for(lock, d, [this] { return stopping_; });

@@ -34,6 +34,8 @@ class ReconcileJob {
   bool active() const;
   void start();
   void stop();
+  // SIGHUP: the API clients re-read their secret files now. Any thread.
+  void reread_secrets();
 
  private:
   void run();

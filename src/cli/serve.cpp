@@ -18,7 +18,8 @@ constexpr const char* kServeHelp =
     "usage: webhook-receiver serve [--config FILE] [--log-format text|json] [--port-file FILE]\n"
     "                              [--admin-port-file FILE]\n"
     "\n"
-    "Runs the receiver until SIGTERM or SIGINT, then shuts down gracefully.\n"
+    "Runs the receiver until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads\n"
+    "the Conomy API secret files (sources[].api, NAME_FILE) without a restart.\n"
     "  --config FILE      configuration file (default: $WEBHOOK_RECEIVER_CONFIG, else the\n"
     "                     embedded defaults: 127.0.0.1:8080, var/webhook-receiver.db)\n"
     "  --log-format F     text (default) or json; overrides logging.format\n"
@@ -57,6 +58,7 @@ int cmd_serve(const ArgList& argv, Io io) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // reload, not stop
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -78,7 +80,12 @@ int cmd_serve(const ArgList& argv, Io io) {
   }
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    log::info("SIGHUP received: re-reading the Conomy API secret files");
+    application.reload();
+  }
   log::info(signal_number == SIGTERM ? "SIGTERM received" : "SIGINT received");
   application.stop();
   return 0;

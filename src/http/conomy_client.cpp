@@ -98,6 +98,14 @@ std::string SecretSource::current() {
   return value_;
 }
 
+std::string SecretSource::reread() {
+  {
+    std::lock_guard lock(mutex_);
+    last_stamp_.reset();
+  }
+  return current();
+}
+
 // ---- ConomyApiClient --------------------------------------------------------------------------
 
 Sleeper real_sleeper() {
@@ -356,6 +364,16 @@ ConomyApiClient::Fetched ConomyApiClient::fetch(std::string_view collection, std
     }
     sleeper_(*delay);
   }
+}
+
+int ConomyApiClient::reread_secrets() {
+  int files = 0;
+  for (SecretSource* source : {&client_secret_, &api_key_}) {
+    if (!source->from_file()) continue;
+    source->reread();
+    ++files;
+  }
+  return files;
 }
 
 PaymentResult ConomyApiClient::get_payment(std::string_view id) {

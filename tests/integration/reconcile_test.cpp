@@ -104,7 +104,13 @@ TEST_CASE("a settlement webhook that never came is found through the API by the 
     })";
   const std::string log = dir.file("receiver.log");
   std::unique_ptr<Process> served;
-  const auto port = start_serving(served, config, kEnv, log, dir.file("port"));
+  // The service reads the client secret from a file (as a Docker secret is mounted).
+  const std::string secret_file = dir.file("client_secret");
+  std::ofstream(secret_file) << kSecret << "\n";
+  const std::vector<std::string> serve_env = {"WEBHOOK_RECEIVER_SECRET_KEYS=" + kKey,
+                                              "CONOMY_CLIENT_SECRET_FILE=" + secret_file,
+                                              "CONOMY_API_KEY=" + kApiKey};
+  const auto port = start_serving(served, config, serve_env, log, dir.file("port"));
   INFO("receiver log: " << log);
   REQUIRE(port);
   HttpClient client(*port);
@@ -166,6 +172,17 @@ TEST_CASE("a settlement webhook that never came is found through the API by the 
     ++rows;
   }
   CHECK(rows == 2);  // one webhook row, one api row: the second passes added none
+
+  // SIGHUP re-reads the secret file and does not stop the service.
+  served->signal(SIGHUP);
+  REQUIRE(wait_until(
+      [&] {
+        return read_file(log).find("conomy api: secret files re-read source=production") !=
+               std::string::npos;
+      },
+      seconds(10)));
+  CHECK(read_file(log).find("files=1") != std::string::npos);
+  CHECK(client.get("/healthz").status == 200);
 
   served->signal(SIGTERM);
   CHECK(served->wait(seconds(20)) == 0);

@@ -27,6 +27,9 @@ class Application {
   std::uint16_t port() const;
   // The admin listener's bound port; 0 when it is off (no token, or admin.listen "").
   std::uint16_t admin_port() const;
+  // SIGHUP: what can change without a restart is read again: the Conomy API secret files
+  // (docs/conomy-api.md). Any thread, while started.
+  void reload();
   void stop();
 
  private:

@@ -48,6 +48,8 @@ class SecretSource {
   // read (trailing line endings dropped); a file that cannot be read or is empty keeps the last
   // value, with a warning that names the file, never the content.
   std::string current();
+  // Reads the file now, changed or not (SIGHUP); as current() otherwise.
+  std::string reread();
   bool from_file() const { return !file_.empty(); }
 
  private:
@@ -125,6 +127,10 @@ class ConomyApiClient {
   // once ("cancelled: the service is stopping"). A request in flight ends by its timeout. Any
   // thread.
   void cancel() { cancelled_.store(true); }
+
+  // Re-reads the secret files now (SIGHUP), whether or not they look changed; the next token
+  // request uses what they hold. Returns how many secrets come from files. Any thread.
+  int reread_secrets();
 
   struct Counters {
     std::uint64_t requests = 0;       // GET requests sent
