@@ -475,6 +475,17 @@ TEMPLATE_TEST_CASE(
   }
 }
 
+TEMPLATE_TEST_CASE("projection twins: a documentsCount beyond 32 bits is kept",
+                   "[postgres][pg_projection_store][customers]", SqliteStore, PgStore) {
+  Rig<TestType> rig;
+  const auto e = rig.event(
+      R"({"eventType":"customer.levelChanged","timestamp":"2026-05-01T10:00:00Z",)"
+      R"("customer":{"id":"cust-big","operationLevel":"FULL","documentsCount":5000000000}})");
+  CHECK(rig.customer(e).effect == CustomerEffect::applied);
+  CHECK(rig.value("SELECT documents_count FROM customers") == "5000000000");
+  CHECK(rig.value("SELECT documents_count FROM customer_history") == "5000000000");
+}
+
 TEMPLATE_TEST_CASE(
     "projection twins: a customer level change without timestamps follows "
     "arrival order",
