@@ -1,5 +1,7 @@
-// The Inbox contract (include/webhook/core/inbox.hpp), run against SqliteInbox on a real file and
-// against the MemoryInbox fake, so the fake cannot drift. SQLite-only failure tests at the end.
+// The Inbox contract (include/webhook/core/inbox.hpp), run against SqliteInbox on a real file,
+// against the MemoryInbox fake, so the fake cannot drift, and against PgInbox on a real
+// PostgreSQL (its instances tagged [postgres]: CTest gives them the server fixture).
+// SQLite-only failure tests at the end.
 
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -9,7 +11,11 @@
 
 #include "storage_test_support.hpp"
 #include "support/memory_inbox.hpp"
+#include "support/postgres_server.hpp"
 #include "webhook/core/inbox.hpp"
+#include "webhook/storage/pg_connection.hpp"
+#include "webhook/storage/pg_inbox.hpp"
+#include "webhook/storage/pg_migrate.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 
 namespace {
@@ -36,6 +42,19 @@ struct MemoryFixture {
   Inbox& inbox() { return memory; }
 };
 
+// A database of its own on the test server, migrated.
+webhook::storage::PgConnection migrated_postgres() {
+  auto db =
+      webhook::storage::PgConnection::connect(webhook::testing::test_postgres().create_database());
+  webhook::storage::migrate_postgres(db, webhook::storage::embedded_postgres_migrations());
+  return db;
+}
+
+struct PgFixture {
+  webhook::storage::PgInbox pg{migrated_postgres()};
+  Inbox& inbox() { return pg; }
+};
+
 std::vector<StoreResult> store(Inbox& inbox, std::vector<Delivery> batch) {
   return inbox.store_batch(batch);
 }
@@ -60,7 +79,19 @@ using Ids = std::vector<std::int64_t>;
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("a new key is inserted with an id", "[inbox]", SqliteFixture, MemoryFixture) {
+// One contract scenario, `fn` templated on its fixture (TestType, as in TEMPLATE_TEST_CASE):
+// the test cases "NAME - SqliteFixture" and "NAME - MemoryFixture" with `tags`, and
+// "NAME - PgFixture" with `tags` and [postgres]. The body follows the macro.
+#define INBOX_CONTRACT_CASE(fn, name, tags)                                        \
+  template <typename TestType>                                                     \
+  void fn();                                                                       \
+  TEMPLATE_TEST_CASE(name, tags, SqliteFixture, MemoryFixture) { fn<TestType>(); } \
+  TEMPLATE_TEST_CASE(name, tags "[postgres]", PgFixture) { fn<TestType>(); }       \
+  template <typename TestType>                                                     \
+  void fn()
+
+INBOX_CONTRACT_CASE(a_new_key_is_inserted_with_an_id, "a new key is inserted with an id",
+                    "[inbox]") {
   TestType fx;
   const auto results = store(fx.inbox(), {make_delivery("tx-1")});
 
@@ -70,8 +101,9 @@ TEMPLATE_TEST_CASE("a new key is inserted with an id", "[inbox]", SqliteFixture,
   CHECK(results[0].error.empty());
 }
 
-TEMPLATE_TEST_CASE("a stored key is a duplicate of the first row, which stays unchanged", "[inbox]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(a_stored_key_is_a_duplicate_of_the,
+                    "a stored key is a duplicate of the first row, which stays unchanged",
+                    "[inbox]") {
   TestType fx;
   const auto first = store(fx.inbox(), {make_delivery("tx-1")});
   Delivery again = make_delivery("tx-1");
@@ -87,8 +119,8 @@ TEMPLATE_TEST_CASE("a stored key is a duplicate of the first row, which stays un
   CHECK(fx.inbox().find_event(first[0].event_id)->body == make_delivery("tx-1").body);
 }
 
-TEMPLATE_TEST_CASE("two different keys in one batch are both inserted", "[inbox]", SqliteFixture,
-                   MemoryFixture) {
+INBOX_CONTRACT_CASE(two_different_keys_in_one_batch_are_both,
+                    "two different keys in one batch are both inserted", "[inbox]") {
   TestType fx;
   const auto results = store(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2")});
 
@@ -99,8 +131,8 @@ TEMPLATE_TEST_CASE("two different keys in one batch are both inserted", "[inbox]
   CHECK(fx.inbox().count_events() == 2);
 }
 
-TEMPLATE_TEST_CASE("keys differing only in state token or source are distinct", "[inbox]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(keys_differing_only_in_state_token_or_source,
+                    "keys differing only in state token or source are distinct", "[inbox]") {
   TestType fx;
   Delivery sandbox = make_delivery("tx-1", "transaction.status_changed", "captured");
   sandbox.key.source = "sandbox";
@@ -115,8 +147,8 @@ TEMPLATE_TEST_CASE("keys differing only in state token or source are distinct", 
   for (const auto& r : results) CHECK(r.kind == Kind::inserted);
 }
 
-TEMPLATE_TEST_CASE("the same key twice in one batch is inserted, then a duplicate", "[inbox]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(the_same_key_twice_in_one_batch_is,
+                    "the same key twice in one batch is inserted, then a duplicate", "[inbox]") {
   TestType fx;
   const auto results = store(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-1")});
 
@@ -127,8 +159,9 @@ TEMPLATE_TEST_CASE("the same key twice in one batch is inserted, then a duplicat
   CHECK(fx.inbox().count_events() == 1);
 }
 
-TEMPLATE_TEST_CASE("a quarantined delivery is stored as quarantined, others as pending", "[inbox]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(a_quarantined_delivery_is_stored_as_quarantined_others,
+                    "a quarantined delivery is stored as quarantined, others as pending",
+                    "[inbox]") {
   TestType fx;
   const auto results = store(fx.inbox(), {make_quarantined("ab12"), make_delivery("tx-1")});
 
@@ -145,8 +178,8 @@ TEMPLATE_TEST_CASE("a quarantined delivery is stored as quarantined, others as p
   CHECK(pending->quarantine_reason.empty());
 }
 
-TEMPLATE_TEST_CASE("find_event returns the body byte-exact and every field", "[inbox]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(find_event_returns_the_body_byte_exact_and,
+                    "find_event returns the body byte-exact and every field", "[inbox]") {
   TestType fx;
   Delivery d = make_delivery("tx-7", "transaction.status_changed", "captured");
   using namespace std::string_literals;
@@ -181,8 +214,8 @@ TEMPLATE_TEST_CASE("find_event returns the body byte-exact and every field", "[i
   }
 }
 
-TEMPLATE_TEST_CASE("an empty body is stored as an empty body", "[inbox]", SqliteFixture,
-                   MemoryFixture) {
+INBOX_CONTRACT_CASE(an_empty_body_is_stored_as_an_empty, "an empty body is stored as an empty body",
+                    "[inbox]") {
   TestType fx;
   Delivery d = make_quarantined("e3b0c442");
   d.body.clear();
@@ -192,7 +225,8 @@ TEMPLATE_TEST_CASE("an empty body is stored as an empty body", "[inbox]", Sqlite
   CHECK(fx.inbox().find_event(results[0].event_id)->body.empty());
 }
 
-TEMPLATE_TEST_CASE("unknown ids and keys are not found", "[inbox]", SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(unknown_ids_and_keys_are_not_found, "unknown ids and keys are not found",
+                    "[inbox]") {
   TestType fx;
   store(fx.inbox(), {make_delivery("tx-1")});
 
@@ -201,7 +235,8 @@ TEMPLATE_TEST_CASE("unknown ids and keys are not found", "[inbox]", SqliteFixtur
   CHECK_FALSE(fx.inbox().find_by_key(make_delivery("tx-2").key));
 }
 
-TEMPLATE_TEST_CASE("count_events counts distinct events", "[inbox]", SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(count_events_counts_distinct_events, "count_events counts distinct events",
+                    "[inbox]") {
   TestType fx;
   CHECK(fx.inbox().count_events() == 0);
   CHECK(store(fx.inbox(), {}).empty());
@@ -213,8 +248,9 @@ TEMPLATE_TEST_CASE("count_events counts distinct events", "[inbox]", SqliteFixtu
 
 // ---- the worker pool's queue: claims, outcomes, release, redrive --------------------------------
 
-TEMPLATE_TEST_CASE("a claim takes pending events and returns them as now stored", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(a_claim_takes_pending_events_and_returns_them,
+                    "a claim takes pending events and returns them as now stored",
+                    "[inbox][queue]") {
   TestType fx;
   const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2")});
 
@@ -241,8 +277,8 @@ TEMPLATE_TEST_CASE("a claim takes pending events and returns them as now stored"
   CHECK(fx.inbox().claim_due(1000, 10).empty());  // claimed once only
 }
 
-TEMPLATE_TEST_CASE("a claim takes only events that are due", "[inbox][queue]", SqliteFixture,
-                   MemoryFixture) {
+INBOX_CONTRACT_CASE(a_claim_takes_only_events_that_are_due,
+                    "a claim takes only events that are due", "[inbox][queue]") {
   TestType fx;
   const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2")});
   REQUIRE(claim_ids(fx.inbox(), 1000) == ids);
@@ -255,8 +291,8 @@ TEMPLATE_TEST_CASE("a claim takes only events that are due", "[inbox][queue]", S
   CHECK(claim_ids(fx.inbox(), 5000) == Ids{ids[0]});
 }
 
-TEMPLATE_TEST_CASE("a claim respects its limit, in id order", "[inbox][queue]", SqliteFixture,
-                   MemoryFixture) {
+INBOX_CONTRACT_CASE(a_claim_respects_its_limit_in_id_order,
+                    "a claim respects its limit, in id order", "[inbox][queue]") {
   TestType fx;
   const Ids ids =
       store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_delivery("tx-3")});
@@ -267,8 +303,8 @@ TEMPLATE_TEST_CASE("a claim respects its limit, in id order", "[inbox][queue]", 
   CHECK(status_of(fx.inbox(), ids[2]) == "processing");
 }
 
-TEMPLATE_TEST_CASE("events of different entities are claimed together", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(events_of_different_entities_are_claimed_together,
+                    "events of different entities are claimed together", "[inbox][queue]") {
   TestType fx;
   Delivery customer = make_delivery("tx-1", "customer.levelChanged");
   customer.key.entity_kind = "customer";
@@ -278,8 +314,8 @@ TEMPLATE_TEST_CASE("events of different entities are claimed together", "[inbox]
   CHECK(claim_ids(fx.inbox(), 1000) == ids);  // "tx-1" as a customer is another entity
 }
 
-TEMPLATE_TEST_CASE("the same entity id under two sources is two entities", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(the_same_entity_id_under_two_sources_is,
+                    "the same entity id under two sources is two entities", "[inbox][queue]") {
   TestType fx;
   Delivery sandbox = make_delivery("tx-1");
   sandbox.key.source = "sandbox";
@@ -288,8 +324,9 @@ TEMPLATE_TEST_CASE("the same entity id under two sources is two entities", "[inb
   CHECK(claim_ids(fx.inbox(), 1000) == ids);
 }
 
-TEMPLATE_TEST_CASE("Scenario: one entity's events are claimed one at a time, in order",
-                   "[inbox][queue]", SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(scenario_one_entity_s_events_are_claimed_one,
+                    "Scenario: one entity's events are claimed one at a time, in order",
+                    "[inbox][queue]") {
   TestType fx;
   GIVEN("two events of one entity") {
     const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1", "payment.authorized"),
@@ -322,8 +359,8 @@ TEMPLATE_TEST_CASE("Scenario: one entity's events are claimed one at a time, in 
   }
 }
 
-TEMPLATE_TEST_CASE("quarantined events are never claimed and block nothing", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(quarantined_events_are_never_claimed_and_block_nothing,
+                    "quarantined events are never claimed and block nothing", "[inbox][queue]") {
   TestType fx;
   const Ids ids = store_ids(fx.inbox(), {make_quarantined("ab12"), make_delivery("tx-1")});
 
@@ -332,8 +369,8 @@ TEMPLATE_TEST_CASE("quarantined events are never claimed and block nothing", "[i
   CHECK(status_of(fx.inbox(), ids[0]) == "quarantined");
 }
 
-TEMPLATE_TEST_CASE("each claim counts an attempt and a retry keeps the error", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(each_claim_counts_an_attempt_and_a_retry,
+                    "each claim counts an attempt and a retry keeps the error", "[inbox][queue]") {
   TestType fx;
   const std::int64_t id = store_ids(fx.inbox(), {make_delivery("tx-1")}).at(0);
 
@@ -354,7 +391,7 @@ TEMPLATE_TEST_CASE("each claim counts an attempt and a retry keeps the error", "
   CHECK(fx.inbox().claim_due(4000, 10).at(0).attempts == 3);
 }
 
-TEMPLATE_TEST_CASE("outcomes of a claimed event", "[inbox][queue]", SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(outcomes_of_a_claimed_event, "outcomes of a claimed event", "[inbox][queue]") {
   TestType fx;
   const Ids ids =
       store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_delivery("tx-3")});
@@ -382,8 +419,9 @@ TEMPLATE_TEST_CASE("outcomes of a claimed event", "[inbox][queue]", SqliteFixtur
   CHECK(dead->updated_at_ms == 1602);
 }
 
-TEMPLATE_TEST_CASE("outcomes for an event that is not processing change nothing", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(outcomes_for_an_event_that_is_not_processing,
+                    "outcomes for an event that is not processing change nothing",
+                    "[inbox][queue]") {
   TestType fx;
   const Ids ids = store_ids(
       fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_quarantined("ab12")});
@@ -412,8 +450,8 @@ TEMPLATE_TEST_CASE("outcomes for an event that is not processing change nothing"
   CHECK_FALSE(fx.inbox().find_event(9999));
 }
 
-TEMPLATE_TEST_CASE("release_claims puts every processing event back, due now", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(release_claims_puts_every_processing_event_back_due,
+                    "release_claims puts every processing event back, due now", "[inbox][queue]") {
   TestType fx;
   const Ids ids =
       store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"), make_delivery("tx-3")});
@@ -434,8 +472,8 @@ TEMPLATE_TEST_CASE("release_claims puts every processing event back, due now", "
   CHECK(claim_ids(fx.inbox(), 2000) == Ids{ids[0], ids[1]});
 }
 
-TEMPLATE_TEST_CASE("redrive puts dead events back with attempts reset", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(redrive_puts_dead_events_back_with_attempts_reset,
+                    "redrive puts dead events back with attempts reset", "[inbox][queue]") {
   TestType fx;
   const Ids ids = store_ids(fx.inbox(), {make_delivery("tx-1"), make_delivery("tx-2"),
                                          make_delivery("tx-3"), make_delivery("tx-4")});
@@ -472,8 +510,8 @@ TEMPLATE_TEST_CASE("redrive puts dead events back with attempts reset", "[inbox]
   }
 }
 
-TEMPLATE_TEST_CASE("next_due_ms is the earliest due time among pending events", "[inbox][queue]",
-                   SqliteFixture, MemoryFixture) {
+INBOX_CONTRACT_CASE(next_due_ms_is_the_earliest_due_time,
+                    "next_due_ms is the earliest due time among pending events", "[inbox][queue]") {
   TestType fx;
   CHECK_FALSE(fx.inbox().next_due_ms());
   const Ids ids = store_ids(
