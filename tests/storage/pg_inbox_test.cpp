@@ -264,6 +264,34 @@ TEST_CASE("PgInbox an observed event is stored with its own status and its chang
   CHECK(inbox.count_events() == 2);
 }
 
+TEST_CASE("PgInbox applies projection changes through PgProjectionStore by default",
+          "[pg_inbox][postgres]") {
+  PgDatabase database;
+  PgInbox inbox(database.connect());  // no applier given: the real projections
+  const std::vector<Delivery> deliveries{make_delivery("tx-real", "payment.settled", "SETTLED")};
+  const auto stored = inbox.write_batch(deliveries, {}, true);
+  REQUIRE(stored.ok);
+  auto event = std::make_shared<StoredEvent>(webhook::core::to_stored_event(
+      stored.stored.at(0).event_id, make_delivery("tx-real", "payment.settled", "SETTLED")));
+  event->key.source = deliveries[0].key.source;
+  const std::vector started{item(event, WorkKind::started)};
+  REQUIRE(inbox.write_batch({}, started, false).ok);
+  const std::vector done{paid(event, "tx-real")};
+  const auto written = inbox.write_batch({}, done, false);
+  REQUIRE(written.ok);
+  CHECK(written.work.at(0).kind == WorkKind::done);
+  CHECK(written.work.at(0).error.empty());
+  CHECK(written.work.at(0).recorded);
+  PgConnection reader = database.connect();
+  CHECK(count(reader,
+              "SELECT count(*) FROM payments WHERE transaction_id = 'tx-real'"
+              " AND status = 'SETTLED'") == 1);
+  CHECK(count(reader,
+              "SELECT count(*) FROM payment_history WHERE transaction_id = 'tx-real'"
+              " AND origin = 'webhook'") == 1);
+  CHECK(inbox.find_event(event->id).value().status == "done");
+}
+
 TEST_CASE("PgInbox synchronous_commit is off only for a batch that need not be durable",
           "[pg_inbox][postgres]") {
   PgDatabase database;
