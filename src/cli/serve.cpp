@@ -10,6 +10,9 @@
 #include "webhook/app/config.hpp"
 #include "webhook/log/log.hpp"
 #include "webhook/storage/database.hpp"
+#include "webhook/storage/pg_connection.hpp"
+#include "webhook/storage/pg_migrate.hpp"
+#include "webhook/storage/pg_url.hpp"
 
 namespace webhook::cli {
 namespace {
@@ -31,11 +34,30 @@ constexpr const char* kServeHelp =
     "listener's token from WEBHOOK_RECEIVER_ADMIN_TOKEN or WEBHOOK_RECEIVER_ADMIN_TOKEN_FILE.\n";
 
 constexpr const char* kMigrateHelp =
-    "usage: webhook-receiver migrate [--config FILE | --db PATH]\n"
+    "usage: webhook-receiver migrate [--config FILE | --db PATH | --db postgres://URL]\n"
     "\n"
-    "Applies the pending migrations compiled into this binary and exits.\n";
+    "Applies the pending migrations compiled into this binary and exits.\n"
+    "  --db PATH             an SQLite file (created when missing)\n"
+    "  --db postgres://...   a PostgreSQL database (migrations/postgres/), under an advisory\n"
+    "                        lock, so replicas starting together do not race. Keep the password\n"
+    "                        out of the command line: postgres://user@host:5432/db with\n"
+    "                        PGPASSWORD or PGPASSFILE (libpq reads them). Messages name the\n"
+    "                        server as HOST:PORT/DATABASE, never the password.\n"
+    "  --config FILE         the configuration's storage.sqlite_path\n";
 
 std::optional<std::string> config_path(const Args& args) { return args.get("--config"); }
+
+void print_migration(std::ostream& out, const std::string& where,
+                     const storage::MigrationReport& report) {
+  if (report.applied.empty()) {
+    out << "schema is up to date (version " << report.to_version << ") in " << where << "\n";
+    return;
+  }
+  out << "migrated " << where << " from version " << report.from_version << " to "
+      << report.to_version << ":";
+  for (const auto& name : report.applied) out << " " << name;
+  out << "\n";
+}
 
 }  // namespace
 
@@ -99,6 +121,14 @@ int cmd_migrate(const ArgList& argv, Io io) {
   }
   if (args.has("--config") && args.has("--db")) throw UsageError("give --config or --db, not both");
   std::string path;
+  if (auto db = args.get("--db"); db && storage::is_pg_url(*db)) {
+    const storage::PgUrlParse url = storage::parse_pg_url(*db);
+    if (!url.url) throw UsageError("--db: not a usable postgres URL: " + url.error);
+    storage::PgConnection pg = storage::PgConnection::connect(*db);
+    const auto report = storage::migrate_postgres(pg, storage::embedded_postgres_migrations());
+    print_migration(io.out, pg.describe(), report);
+    return 0;
+  }
   if (auto db = args.get("--db")) {
     path = *db;
   } else {
@@ -106,15 +136,7 @@ int cmd_migrate(const ArgList& argv, Io io) {
         app::load_config(config_path(args), app::process_environment(), false).storage.sqlite_path;
   }
   auto db = storage::Database::open(path);
-  const auto report = db.migrate(storage::embedded_migrations());
-  if (report.applied.empty()) {
-    io.out << "schema is up to date (version " << report.to_version << ") in " << path << "\n";
-  } else {
-    io.out << "migrated " << path << " from version " << report.from_version << " to "
-           << report.to_version << ":";
-    for (const auto& name : report.applied) io.out << " " << name;
-    io.out << "\n";
-  }
+  print_migration(io.out, path, db.migrate(storage::embedded_migrations()));
   return 0;
 }
 
