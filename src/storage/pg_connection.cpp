@@ -188,6 +188,12 @@ bool PgConnection::in_transaction() const {
 
 bool PgConnection::ok() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
+bool PgConnection::reset() {
+  if (conn_ == nullptr) return false;
+  PQreset(conn_);
+  return ok();
+}
+
 // ---- PgTransaction ---------------------------------------------------------------------------
 
 PgTransaction::PgTransaction(PgConnection& connection) : connection_(connection) {

@@ -132,6 +132,9 @@ constexpr const char* kLoadPending = "SELECT " WEBHOOK_PG_EVENT_COLUMNS
 constexpr std::string_view kQuarantineEntityKind = "quarantine";
 
 // Attempts of a batch that lost a deadlock or a serialization conflict.
+// A lost connection is opened again at most this often (each try may block for a connect).
+constexpr auto kReconnectEvery = std::chrono::seconds(1);
+
 constexpr int kBatchAttempts = 3;
 
 // A size for a LIMIT: a signed 64-bit value.
@@ -271,6 +274,30 @@ PgInbox::PgInbox(PgConnection db, PgProjectionApplier applier)
 PgInbox::~PgInbox() = default;
 
 void PgInbox::notify_locked() { db_.exec("NOTIFY " + std::string(kChangeChannel)); }
+
+bool PgInbox::connected_locked() {
+  if (db_.ok()) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_reconnect_ < kReconnectEvery) return false;
+  last_reconnect_ = now;
+  if (!db_.reset()) {
+    log::warn("postgres: still unreachable", {.detail = db_.describe()});
+    return false;
+  }
+  try {
+    db_.exec("LISTEN " + std::string(kChangeChannel));
+  } catch (const StorageError& e) {
+    log::warn("postgres: reconnected, but LISTEN failed", {.detail = e.what()});
+    return false;
+  }
+  backend_pid_ = PQbackendPID(db_.handle());
+  log::info("postgres: reconnected", {.detail = db_.describe()});
+  return true;
+}
+
+void PgInbox::require_connection_locked() {
+  if (!connected_locked()) throw PgError(db_.describe() + ": database unreachable", "08006");
+}
 
 std::int64_t PgInbox::update_and_notify_locked(std::string_view sql,
                                                std::span<const PgParam> params) {
@@ -417,6 +444,7 @@ core::BatchWritten PgInbox::write_batch_retrying(std::span<const core::Delivery>
     return out;
   }
   std::lock_guard lock(mutex_);
+  if (!connected_locked()) return failed("database unreachable");
   for (int attempt = 1;; ++attempt) {
     try {
       return write_batch_locked(deliveries, work, durable, notify_inserted);
@@ -443,12 +471,14 @@ std::vector<core::StoreResult> PgInbox::store_batch(std::span<const core::Delive
 std::vector<core::StoredEvent> PgInbox::load_pending(std::int64_t after_id, std::size_t limit) {
   if (limit == 0) return {};
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   return read_events(
       db_.query(kLoadPending, {PgParam::integer(after_id), PgParam::integer(sql_limit(limit))}));
 }
 
 bool PgInbox::changed_elsewhere() {
   std::lock_guard lock(mutex_);
+  if (!connected_locked()) return false;
   pg_conn* conn = db_.handle();
   if (conn == nullptr) return false;
   // Notifications that came with earlier results are queued in libpq already; this reads any
@@ -466,6 +496,7 @@ bool PgInbox::changed_elsewhere() {
 
 std::optional<core::StoredEvent> PgInbox::find_event(std::int64_t id) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgResult rows = db_.query(kSelectEventById, {PgParam::integer(id)});
   if (rows.rows() == 0) return std::nullopt;
   return read_event(rows, 0);
@@ -473,6 +504,7 @@ std::optional<core::StoredEvent> PgInbox::find_event(std::int64_t id) {
 
 std::optional<core::StoredEvent> PgInbox::find_by_key(const core::DedupKey& key) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const std::vector<PgParam> params = key_params(key);
   const PgResult rows = db_.query(kSelectEventByKey, params);
   if (rows.rows() == 0) return std::nullopt;
@@ -481,6 +513,7 @@ std::optional<core::StoredEvent> PgInbox::find_by_key(const core::DedupKey& key)
 
 std::int64_t PgInbox::count_events() {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   return db_.query(kCountEvents).integer(0, 0);
 }
 
@@ -489,6 +522,7 @@ std::int64_t PgInbox::count_events() {
 std::vector<core::StoredEvent> PgInbox::claim_due(std::int64_t now_ms, std::size_t limit) {
   if (limit == 0) return {};
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   PgTransaction tx(db_);
   const PgResult locked =
       db_.query(kLockCandidates, {PgParam::integer(now_ms), PgParam::integer(sql_limit(limit))});
@@ -508,6 +542,7 @@ std::vector<core::StoredEvent> PgInbox::claim_due(std::int64_t now_ms, std::size
 
 bool PgInbox::mark_done(std::int64_t id, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgParam params[] = {PgParam::integer(id), PgParam::text(core::kStatusDone),
                             PgParam::integer(now_ms)};
   return update_and_notify_locked(kMarkFinished, params) == 1;
@@ -515,6 +550,7 @@ bool PgInbox::mark_done(std::int64_t id, std::int64_t now_ms) {
 
 bool PgInbox::mark_unhandled(std::int64_t id, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgParam params[] = {PgParam::integer(id), PgParam::text(core::kStatusUnhandled),
                             PgParam::integer(now_ms)};
   return update_and_notify_locked(kMarkFinished, params) == 1;
@@ -523,6 +559,7 @@ bool PgInbox::mark_unhandled(std::int64_t id, std::int64_t now_ms) {
 bool PgInbox::schedule_retry(std::int64_t id, std::int64_t next_attempt_at_ms,
                              std::string_view error, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgParam params[] = {PgParam::integer(id), PgParam::integer(next_attempt_at_ms),
                             PgParam::text(error), PgParam::integer(now_ms)};
   return update_and_notify_locked(kScheduleRetry, params) == 1;
@@ -530,18 +567,21 @@ bool PgInbox::schedule_retry(std::int64_t id, std::int64_t next_attempt_at_ms,
 
 bool PgInbox::mark_dead(std::int64_t id, std::string_view error, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgParam params[] = {PgParam::integer(id), PgParam::text(error), PgParam::integer(now_ms)};
   return update_and_notify_locked(kMarkDead, params) == 1;
 }
 
 std::size_t PgInbox::release_claims(std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgParam params[] = {PgParam::integer(now_ms)};
   return static_cast<std::size_t>(update_and_notify_locked(kReleaseClaims, params));
 }
 
 std::size_t PgInbox::redrive(std::span<const std::int64_t> ids, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   if (ids.empty()) {
     const PgParam params[] = {PgParam::integer(now_ms)};
     return static_cast<std::size_t>(update_and_notify_locked(kRedriveAll, params));
@@ -552,6 +592,7 @@ std::size_t PgInbox::redrive(std::span<const std::int64_t> ids, std::int64_t now
 
 std::optional<std::int64_t> PgInbox::next_due_ms() {
   std::lock_guard lock(mutex_);
+  require_connection_locked();
   const PgResult rows = db_.query(kNextDue);
   if (rows.rows() == 0 || rows.is_null(0, 0)) return std::nullopt;
   return rows.integer(0, 0);

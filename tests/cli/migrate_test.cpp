@@ -21,7 +21,8 @@ namespace {
 
 CliRun migrate(std::vector<std::string> args) {
   args.insert(args.begin(), "migrate");
-  return webhook::testing::run_cli([&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
+  return webhook::testing::run_cli(
+      [&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
 }
 
 }  // namespace
@@ -36,19 +37,20 @@ TEST_CASE("migrate creates and migrates an SQLite file, then finds it up to date
   CHECK(first.out.find("migrated " + db + " from version 0 to " + std::to_string(latest)) == 0);
   const CliRun again = migrate({"--db", db});
   CHECK(again.code == 0);
-  CHECK(again.out == "schema is up to date (version " + std::to_string(latest) + ") in " + db +
-                         "\n");
+  CHECK(again.out ==
+        "schema is up to date (version " + std::to_string(latest) + ") in " + db + "\n");
 }
 
-TEST_CASE("migrate --db postgres:// applies the PostgreSQL migrations without printing the "
-          "password",
-          "[cli][postgres]") {
+TEST_CASE(
+    "migrate --db postgres:// applies the PostgreSQL migrations without printing the "
+    "password",
+    "[cli][postgres]") {
   const std::string url = webhook::testing::test_postgres().create_database();
   const auto parsed = webhook::storage::parse_pg_url(url);
   REQUIRE(parsed.url);
   REQUIRE_FALSE(parsed.url->password.empty());
-  const int latest = webhook::storage::Database::latest_version(
-      webhook::storage::embedded_postgres_migrations());
+  const int latest =
+      webhook::storage::Database::latest_version(webhook::storage::embedded_postgres_migrations());
 
   const CliRun first = migrate({"--db", url});
   INFO(first.err);

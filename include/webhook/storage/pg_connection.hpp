@@ -121,6 +121,10 @@ class PgConnection {
   bool in_transaction() const;
   // True when the connection is still usable (libpq's status is OK).
   bool ok() const;
+  // Closes the connection and opens it again with the same parameters (libpq's PQreset): after
+  // the server restarted or the connection was lost. Blocks for the connect (bounded by the
+  // connect timeout). Returns ok().
+  bool reset();
 
   // "postgres HOST:PORT/DATABASE": what messages about this connection print.
   const std::string& describe() const { return describe_; }

@@ -32,9 +32,14 @@
 //     serialises the commits of every notifying transaction in the database (a lock held until
 //     commit), which would undo group commit across replicas; replicas find each other's work
 //     through claim_due().
+//  5. A lost connection (the server restarted, the network cut) fails what was in flight: the
+//     batch with "database unreachable" (503), a queue call with PgError. The next call opens
+//     the connection again (and LISTENs again), at most once a second, so the service recovers
+//     without a restart once the database is back; until then each call fails at once.
 // The queue methods throw PgError (the dispatcher and the CLI catch StorageError).
 // Thread-safe: one mutex serialises use of the connection (writer thread vs. readers).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -113,11 +118,16 @@ class PgInbox final : public core::Inbox, public core::BatchStore {
   // One UPDATE of the queue; NOTIFY after it when it changed a row. Returns the rows changed.
   std::int64_t update_and_notify_locked(std::string_view sql, std::span<const PgParam> params);
   void notify_locked();
+  // Reconnects when the connection is lost (see 5.); false when it is still down.
+  bool connected_locked();
+  // connected_locked(), or PgError "database unreachable" (sqlstate 08006).
+  void require_connection_locked();
 
   std::mutex mutex_;  // serialises use of db_
   PgConnection db_;   // GUARDED_BY(mutex_)
   PgProjectionApplier applier_;
   int backend_pid_ = 0;  // this connection's server process: its own NOTIFYs are not "elsewhere"
+  std::chrono::steady_clock::time_point last_reconnect_{};  // GUARDED_BY(mutex_)
 };
 
 }  // namespace webhook::storage
