@@ -92,8 +92,7 @@ void print_json(std::ostream& out, const app::PassReport& report, bool dry_run) 
   j.start_object();
   j.field("dry_run", dry_run);
   j.field("api_requests", report.api_requests);
-  j.key("seconds");
-  j.string(std::to_string(report.seconds));
+  j.decimal("seconds", report.seconds);
   j.field("budget_spent", report.budget_spent);
   j.key("found");
   j.start_object();

@@ -2,6 +2,8 @@
 // (exit 2, one line), and a call that cannot reach the API (exit 1, reported, nothing written).
 // The passes themselves: tests/app/reconciler_test.cpp; the real binary against a fake API:
 // tests/integration/reconcile_test.cpp.
+#include <rapidjson/document.h>
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -107,4 +109,15 @@ TEST_CASE("reconcile reports a call that cannot reach the API and exits 1", "[cl
   CHECK(r.out.find(R"("finding":"failed")") != std::string::npos);
   CHECK(r.out.find(R"("applied":false)") != std::string::npos);
   CHECK(r.out.find("clientsecret_test_only") == std::string::npos);
+  rapidjson::Document doc;
+  doc.Parse(r.out.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  CHECK(doc["seconds"].IsNumber());
+  // No token could be obtained (POST /auth found nothing listening): no GET was sent.
+  CHECK(doc["api_requests"].GetInt64() == 0);
+  CHECK(doc["found"]["failed"].GetInt64() == 1);
+  REQUIRE(doc["checks"].Size() == 1);
+  CHECK(std::string(doc["checks"][0]["kind"].GetString()) == "payment");
+  CHECK(doc["checks"][0]["event_id"].IsNull());
+  CHECK(std::string(doc["checks"][0]["error"].GetString()).find("no token") == 0);
 }

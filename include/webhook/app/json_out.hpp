@@ -36,6 +36,11 @@ class JsonOut {
   void field(std::string_view name, const char* text) { field(name, std::string_view(text)); }
   void field(std::string_view name, std::int64_t value);
   void field(std::string_view name, bool value);
+  // name: a JSON number with a fraction (a duration in seconds, a ratio).
+  void decimal(std::string_view name, double value) {
+    key(name);
+    w_.Double(value);
+  }
   void field_or_null(std::string_view name, std::string_view text);
   void field_or_null(std::string_view name, std::optional<std::int64_t> value);
   // name: value, or null for nullopt (an empty string stays "").
