@@ -36,12 +36,15 @@ constexpr const char* kCountByTypeAndStatus = R"sql(
 SELECT event_type, status, count(*), min(received_at_ms) FROM events GROUP BY event_type, status
 )sql";
 
-// ---- purge: events_status_due per status or events_received_at, as the planner picks ---------
+// ---- purge: events_received_at or events_status_due, as the planner picks ----------------------
+// The batch's ids are collected into an array first: with `id IN (SELECT ...)` PostgreSQL
+// hash-joined the batch against a sequential scan of every event; `id = ANY (ARRAY(...))` is
+// a look-up per id in the primary key.
 constexpr const char* kCountPurgeable =
     "SELECT count(*) FROM events WHERE received_at_ms < $1 AND status IN (";
 constexpr const char* kDeletePurgeableBatch =
-    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at_ms < $1 AND "
-    "status IN (";
+    "DELETE FROM events WHERE id = ANY (ARRAY(SELECT id FROM events WHERE received_at_ms < $1 "
+    "AND status IN (";
 
 // ---- replay: primary key range, one page at a time --------------------------------------------
 constexpr const char* kSelectIdPage = R"sql(
@@ -248,7 +251,7 @@ std::int64_t PgEventQueries::purge_events(std::int64_t cutoff_ms,
                                           const std::vector<std::string>& statuses) {
   if (statuses.empty()) return 0;
   const std::string sql = kDeletePurgeableBatch + placeholders(2, statuses.size()) + ") LIMIT $" +
-                          std::to_string(2 + statuses.size()) + ")";
+                          std::to_string(2 + statuses.size()) + "))";
   std::vector<PgParam> params = purge_params(cutoff_ms, statuses);
   params.push_back(PgParam::integer(kPurgeBatch));
   std::int64_t deleted = 0;

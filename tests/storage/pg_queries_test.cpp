@@ -778,3 +778,29 @@ TEST_CASE("pg reconciliation queries pick the same payments and customers as SQL
   CHECK(pg.payments_awaiting_settlement("sandbox", far, 1).size() == 1);
   CHECK(pg.customers_seen("sandbox", 0, far, 100).size() == 2);
 }
+
+TEST_CASE("pg reviews list breaks ties of the opening time by source and transaction id",
+          "[postgres][pg_queries]") {
+  // SQLite breaks such ties by rowid (arrival); PostgreSQL has none, so these differ by design
+  // (pg_projection_queries.hpp) and only the PostgreSQL order is checked.
+  Twin t;
+  const std::string at = "2026-05-01T06:00:00Z";
+  for (const auto& [source, id] : std::vector<std::pair<std::string, std::string>>{
+           {"sandbox", "rv-a"}, {"production", "rv-z"}, {"production", "rv-y"}}) {
+    t.deliver(source, tx_body("payment.requiresReview", id, "REQUIRES_REVIEW", at), kMay3);
+  }
+  t.deliver("production", tx_body("payment.reviewApproved", "rv-z", "CAPTURED", at), kMay3 + 1);
+  t.deliver("production", tx_body("payment.reviewApproved", "rv-y", "CAPTURED", at), kMay3 + 2);
+  PgProjectionQueries pg(t.pg);
+  const auto ids = [](const std::vector<storage::ReviewRow>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.source + "/" + r.transaction_id + "/" + r.state);
+    return out;
+  };
+  t.deliver("production", tx_body("payment.requiresReview", "rv-b", "REQUIRES_REVIEW", at), kMay3);
+  ReviewFilter all;
+  all.state = ReviewFilter::State::all;
+  CHECK(ids(pg.reviews(all)) ==
+        std::vector<std::string>{"production/rv-b/open", "sandbox/rv-a/open",
+                                 "production/rv-z/closed", "production/rv-y/closed"});
+}
