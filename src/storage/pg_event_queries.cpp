@@ -63,6 +63,12 @@ std::string placeholders(std::size_t first, std::size_t n) {
   return list;
 }
 
+// A LIMIT value: a negative one means no limit, as SQLite reads LIMIT -1 (PostgreSQL refuses a
+// negative LIMIT; LIMIT NULL is none).
+PgParam limit_param(std::int64_t limit) {
+  return limit < 0 ? PgParam::null() : PgParam::integer(limit);
+}
+
 std::optional<std::string> optional_text(const PgResult& r, int row, int col) {
   if (r.is_null(row, col)) return std::nullopt;
   return std::string(r.text(row, col));
@@ -100,7 +106,7 @@ class ListQuery {
       condition("(received_at_ms, id) < (" + at + ", " + id + ")");
     }
     sql_ += f.oldest_first ? kOldestFirst : kNewestFirst;
-    params_.push_back(PgParam::integer(f.limit));
+    params_.push_back(limit_param(f.limit));
     sql_ += std::to_string(params_.size());
   }
 

@@ -200,6 +200,11 @@ std::optional<std::int64_t> optional_int(const PgResult& r, int row, int col) {
   return r.integer(row, col);
 }
 
+// A LIMIT value: a negative one means no limit, as SQLite reads LIMIT -1.
+PgParam limit_param(std::int64_t limit) {
+  return limit < 0 ? PgParam::null() : PgParam::integer(limit);
+}
+
 std::string text(const PgResult& r, int row, int col) { return std::string(r.text(row, col)); }
 
 PaymentRow read_payment(const PgResult& r, int i) {
@@ -298,7 +303,7 @@ std::vector<PaymentRow> payments_of_source(PgConnection& db, const char* sql,
                                            const std::string& source, std::int64_t bound_ms,
                                            std::int64_t limit) {
   return all_rows<PaymentRow>(
-      db.query(sql, {PgParam::text(source), PgParam::integer(bound_ms), PgParam::integer(limit)}),
+      db.query(sql, {PgParam::text(source), PgParam::integer(bound_ms), limit_param(limit)}),
       read_payment);
 }
 
@@ -440,7 +445,7 @@ std::vector<CustomerRow> PgProjectionQueries::customers_seen(const std::string& 
                                                              std::int64_t limit) {
   return all_rows<CustomerRow>(
       db_.query(kCustomersSeen, {PgParam::text(source), PgParam::integer(since_ms),
-                                 PgParam::integer(before_ms), PgParam::integer(limit)}),
+                                 PgParam::integer(before_ms), limit_param(limit)}),
       read_customer);
 }
 

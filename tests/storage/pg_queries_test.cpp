@@ -344,6 +344,9 @@ TEST_CASE("pg event queries list the same events in the same order as SQLite for
   f.source = "production";
   f.statuses = {"pending", "unhandled", "processing"};
   filters.push_back(f);
+  f = all;
+  f.limit = -1;  // SQLite reads a negative limit as none
+  filters.push_back(f);
 
   for (std::size_t i = 0; i < filters.size(); ++i) {
     INFO("filter " << i);
@@ -361,6 +364,7 @@ TEST_CASE("pg event queries list the same events in the same order as SQLite for
   CHECK(ids_of(pg.list(filters[9])) == Ids{id[3], id[2]});
   CHECK(ids_of(pg.list(filters[11])) == Ids{id[4], id[3], id[2], id[1], id[0]});
   CHECK(ids_of(pg.list(filters[12])) == Ids{id[4]});
+  CHECK(pg.list(filters[13]).size() == id.size());
   const auto summaries = pg.list(filters[0]);
   CHECK(summaries[8].last_error == std::optional<std::string>("HTTP 500: boom"));
   CHECK(summaries[7].last_error == std::optional<std::string>(""));
@@ -761,6 +765,8 @@ TEST_CASE("pg reconciliation queries pick the same payments and customers as SQL
     for (const std::int64_t limit : {1, 2, 100}) {
       CHECK(show(pg.payments_awaiting_settlement(source, far, limit)) ==
             show(lite.payments_awaiting_settlement(source, far, limit)));
+      CHECK(show(pg.payments_open_since(source, 0, -limit)) ==
+            show(lite.payments_open_since(source, 0, -limit)));
       CHECK(show(pg.payments_open_since(source, 0, limit)) ==
             show(lite.payments_open_since(source, 0, limit)));
       CHECK(show(pg.payments_open_since(source, kMay3 + 2 * 24 * kHour + 8, limit)) ==
