@@ -322,36 +322,6 @@ std::optional<PaymentRow> one_payment(Database& db, const std::string& source,
   return std::move(rows.front());
 }
 
-// ---- compare ----------------------------------------------------------------------------------
-
-// One source's events of one type (or all) while they are being counted.
-struct Tally {
-  SourceEventStats stats;
-  std::vector<std::int64_t> latencies_ms;
-
-  void add(std::string_view status, std::int64_t attempts, std::int64_t latency_ms) {
-    ++stats.received;
-    if (attempts > 1) ++stats.retried;
-    if (status == "done" || status == "unhandled") {
-      ++(status == "done" ? stats.done : stats.unhandled);
-      latencies_ms.push_back(latency_ms);
-    } else if (status == "dead") {
-      ++stats.dead;
-    } else if (status == "quarantined") {
-      ++stats.quarantined;
-    } else {
-      ++stats.pending;  // pending or processing (the CHECK constraint allows nothing else)
-    }
-  }
-
-  SourceEventStats finish() {
-    stats.p50_ms = nearest_rank_percentile(latencies_ms, 50);
-    stats.p95_ms = nearest_rank_percentile(latencies_ms, 95);
-    stats.max_ms = nearest_rank_percentile(latencies_ms, 100);
-    return stats;
-  }
-};
-
 }  // namespace
 
 std::optional<std::int64_t> nearest_rank_percentile(std::vector<std::int64_t>& values, int p) {
@@ -362,6 +332,44 @@ std::optional<std::int64_t> nearest_rank_percentile(std::vector<std::int64_t>& v
   const auto nth = values.begin() + static_cast<std::ptrdiff_t>(rank - 1);
   std::nth_element(values.begin(), nth, values.end());
   return *nth;
+}
+
+void CompareEventTally::Tally::add(std::string_view status, std::int64_t attempts,
+                                   std::int64_t latency_ms) {
+  ++stats.received;
+  if (attempts > 1) ++stats.retried;
+  if (status == "done" || status == "unhandled") {
+    ++(status == "done" ? stats.done : stats.unhandled);
+    latencies_ms.push_back(latency_ms);
+  } else if (status == "dead") {
+    ++stats.dead;
+  } else if (status == "quarantined") {
+    ++stats.quarantined;
+  } else {
+    ++stats.pending;  // pending or processing (the CHECK constraint allows nothing else)
+  }
+}
+
+SourceEventStats CompareEventTally::Tally::finish() {
+  stats.p50_ms = nearest_rank_percentile(latencies_ms, 50);
+  stats.p95_ms = nearest_rank_percentile(latencies_ms, 95);
+  stats.max_ms = nearest_rank_percentile(latencies_ms, 100);
+  return stats;
+}
+
+void CompareEventTally::add(std::size_t side, const std::string& event_type,
+                            std::string_view status, std::int64_t attempts,
+                            std::int64_t latency_ms) {
+  by_type_[event_type][side].add(status, attempts, latency_ms);
+  totals_[side].add(status, attempts, latency_ms);
+}
+
+void CompareEventTally::finish(Comparison& result) {
+  for (auto& [type, tallies] : by_type_) {
+    result.by_type.push_back({type, tallies[0].finish(), tallies[1].finish()});
+  }
+  result.total_a = totals_[0].finish();
+  result.total_b = totals_[1].finish();
 }
 
 ProjectionQueries::ProjectionQueries(Database& db) : db_(db) {
@@ -521,8 +529,7 @@ Comparison ProjectionQueries::compare(const std::string& a, const std::string& b
   Transaction read(db_, Transaction::Kind::deferred);
   Comparison result;
 
-  std::map<std::string, std::array<Tally, 2>> by_type;  // sorted by event type
-  std::array<Tally, 2> totals;
+  CompareEventTally tally;
   {
     Statement statement(db_, kCompareEvents);
     Statement::Use q(statement);
@@ -532,19 +539,11 @@ Comparison ProjectionQueries::compare(const std::string& a, const std::string& b
     q.text(4, b);
     while (q.step()) {
       const std::string source = q.column_bytes(0);
-      const std::size_t side = source == a ? 0 : 1;
-      const std::string status = q.column_bytes(2);
-      const std::int64_t attempts = q.column_int(3);
-      const std::int64_t latency_ms = q.column_int(4);
-      by_type[q.column_bytes(1)][side].add(status, attempts, latency_ms);
-      totals[side].add(status, attempts, latency_ms);
+      tally.add(source == a ? 0 : 1, q.column_bytes(1), q.column_bytes(2), q.column_int(3),
+                q.column_int(4));
     }
   }
-  for (auto& [type, tallies] : by_type) {
-    result.by_type.push_back({type, tallies[0].finish(), tallies[1].finish()});
-  }
-  result.total_a = totals[0].finish();
-  result.total_b = totals[1].finish();
+  tally.finish(result);
 
   const auto bind_pairs = [&](Statement::Use& q) {
     q.text(1, a);

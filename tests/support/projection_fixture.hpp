@@ -42,6 +42,32 @@ struct ProjectionFixture {
   // projections; `notify`: whether review openings owe a notification. Returns the event id.
   std::int64_t deliver(const std::string& source, const std::string& body,
                        std::int64_t received_at_ms, bool notify = false) {
+    return deliver(delivery(source, body, received_at_ms), notify);
+  }
+
+  // Stores `d` (from delivery()) and applies it to the projections; returns the event id.
+  std::int64_t deliver(const core::Delivery& d, bool notify = false) {
+    const auto payment = core::payment_facts(d.body);
+    const auto customer = core::customer_facts(d.body);
+    const std::vector<core::Delivery> batch = {d};
+    const auto results = inbox.store_batch(batch);
+    REQUIRE(results.size() == 1);
+    REQUIRE(results[0].kind == core::StoreResult::Kind::inserted);
+    const std::int64_t id = results[0].event_id;
+    const core::StoredEvent event = inbox.find_event(id).value();
+    if (payment) {
+      store.apply_payment(event, *payment);
+      store.apply_review(event, *payment, notify);
+    } else {
+      store.apply_customer(event, *customer);
+    }
+    return id;
+  }
+
+  // The delivery deliver() stores for `body` (the next one in this fixture's numbering); also
+  // used to store the same delivery in a second backend.
+  core::Delivery delivery(const std::string& source, const std::string& body,
+                          std::int64_t received_at_ms) {
     const auto payment = core::payment_facts(body);
     const auto customer = core::customer_facts(body);
     REQUIRE((payment || customer));
@@ -56,19 +82,7 @@ struct ProjectionFixture {
     d.received_at_ms = received_at_ms;
     d.scheme = core::Scheme::header;
     d.key_slot = 0;
-    const std::vector<core::Delivery> batch = {d};
-    const auto results = inbox.store_batch(batch);
-    REQUIRE(results.size() == 1);
-    REQUIRE(results[0].kind == core::StoreResult::Kind::inserted);
-    const std::int64_t id = results[0].event_id;
-    const core::StoredEvent event = inbox.find_event(id).value();
-    if (payment) {
-      store.apply_payment(event, *payment);
-      store.apply_review(event, *payment, notify);
-    } else {
-      store.apply_customer(event, *customer);
-    }
-    return id;
+    return d;
   }
 
   // Sets how an event ended, as the worker pool would have: `status`, `attempts`, and the

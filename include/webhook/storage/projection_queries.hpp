@@ -12,9 +12,12 @@
 // Read-only: nothing here writes. Same thread rules as the Database; the Database must outlive
 // the object. SQLite errors throw StorageError.
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "webhook/storage/database.hpp"
@@ -239,5 +242,26 @@ class ProjectionQueries {
 
 // The nearest-rank percentile (0 < p <= 100) of `values` (reordered); nullopt when empty.
 std::optional<std::int64_t> nearest_rank_percentile(std::vector<std::int64_t>& values, int p);
+
+// The event half of compare(), shared by the SQLite and PostgreSQL backends: add() each event
+// of source a (side 0) or b (side 1) received in the window, in any order; finish() fills
+// by_type (sorted by event type, bytewise) and the two totals.
+class CompareEventTally {
+ public:
+  void add(std::size_t side, const std::string& event_type, std::string_view status,
+           std::int64_t attempts, std::int64_t latency_ms);
+  void finish(Comparison& result);
+
+ private:
+  // One source's events of one type (or all) while they are being counted.
+  struct Tally {
+    SourceEventStats stats;
+    std::vector<std::int64_t> latencies_ms;
+    void add(std::string_view status, std::int64_t attempts, std::int64_t latency_ms);
+    SourceEventStats finish();
+  };
+  std::map<std::string, std::array<Tally, 2>> by_type_;
+  std::array<Tally, 2> totals_;
+};
 
 }  // namespace webhook::storage
