@@ -54,7 +54,7 @@ constexpr const char* kRetryHelp =
     "kept). Prints how many went back; a given ID that is not dead is reported as skipped.\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n"
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n"
     "  --dead          every dead event instead of a list of IDs\n";
 
 }  // namespace
@@ -75,7 +75,8 @@ int events_retry(const ArgList& argv, Io io, std::int64_t now_ms) {
   std::vector<std::int64_t> ids;
   for (const std::string& text : args.positionals()) ids.push_back(parse_event_id(text));
 
-  storage::SqliteInbox inbox = open_inbox(args);
+  const std::unique_ptr<core::Inbox> any_inbox = open_any_inbox(args);
+  core::Inbox& inbox = *any_inbox;
   if (all_dead) {
     io.out << events_count(static_cast<std::int64_t>(inbox.redrive({}, now_ms)))
            << " back to pending\n";

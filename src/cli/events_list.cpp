@@ -40,7 +40,7 @@ constexpr const char* kListHelp =
     "                   next_attempt_at_ms, last_error (null when none), request_id\n"
     "  --config FILE    configuration file naming storage.sqlite_path\n"
     "                   (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH        the database file itself\n";
+    "  --db PATH        the database file itself, or a PostgreSQL URL\n";
 
 constexpr long long kDefaultLimit = 50;
 constexpr long long kMaxLimit = 1'000'000;
@@ -110,9 +110,8 @@ int events_list(const ArgList& argv, Io io, std::int64_t now_ms) {
     throw UsageError("list takes no arguments, only options ('" + args.positionals().front() +
                      "')");
   }
-  storage::Database db = open_read_only(args);
-  storage::SqliteEventQueries queries(db);
-  const std::vector<Row> rows = queries.list(filter);
+  const EventsDatabase db = open_events(args);
+  const std::vector<Row> rows = db.queries->list(filter);
   if (args.has(kJsonFlag)) {
     io.out << app::documents::event_list(rows);
   } else {

@@ -36,7 +36,7 @@ constexpr const char* kPurgeHelp =
     "  --force-short-retention allow DURATION under 25h\n"
     "  --config FILE           configuration file naming storage.sqlite_path\n"
     "                          (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH               the database file itself\n";
+    "  --db PATH               the database file itself, or a PostgreSQL URL\n";
 
 constexpr const char* kOlderThanFlag = "--older-than";
 constexpr const char* kForceFlag = "--force-short-retention";
@@ -95,15 +95,14 @@ int events_purge(const ArgList& argv, Io io, std::int64_t now_ms) {
   const std::int64_t cutoff_ms = purge_cutoff_ms(now_ms, retention_ms);
   const std::string what = " (" + joined(statuses) + ") received before " + iso_time(cutoff_ms);
   if (args.has(kDryRunFlag)) {
-    storage::Database db = open_read_only(args);
-    storage::SqliteEventQueries queries(db);
-    io.out << "would delete " << events_count(queries.count_purgeable(cutoff_ms, statuses)) << what
-           << " (dry run: nothing deleted)\n";
+    const EventsDatabase db = open_events(args);
+    io.out << "would delete " << events_count(db.queries->count_purgeable(cutoff_ms, statuses))
+           << what << " (dry run: nothing deleted)\n";
     return 0;
   }
-  storage::Database db = open_read_write(args);
-  storage::SqliteEventQueries queries(db);
-  io.out << "deleted " << events_count(queries.purge_events(cutoff_ms, statuses)) << what << "\n";
+  const EventsDatabase db = open_events(args, /*writable=*/true);
+  io.out << "deleted " << events_count(db.queries->purge_events(cutoff_ms, statuses)) << what
+         << "\n";
   return 0;
 }
 

@@ -41,7 +41,7 @@ constexpr const char* kShowHelp =
     "                  \"body_base64\"\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n";
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n";
 
 // One column as stored: text (NULL kept apart from "") or an integer.
 struct Column {
@@ -160,9 +160,8 @@ int events_show(const ArgList& argv, Io io, std::int64_t /*now_ms*/) {
   }
   if (args.positionals().size() != 1) throw UsageError("show needs exactly one event ID");
   const std::int64_t id = parse_event_id(args.positionals().front());
-  storage::Database db = open_read_only(args);
-  storage::SqliteEventQueries queries(db);
-  std::optional<storage::EventRecord> record = queries.find(id);
+  const EventsDatabase db = open_events(args);
+  std::optional<storage::EventRecord> record = db.queries->find(id);
   if (!record) return report_failure(io.err, "events", "no event " + std::to_string(id));
   if (args.has(kJsonFlag)) {
     io.out << app::documents::event_record(*record);

@@ -35,7 +35,7 @@ constexpr const char* kStatsHelp =
     "                  unfinished, dead_letters}] sorted by event_type\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n";
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n";
 
 constexpr std::size_t kStatusCount = 6;
 
@@ -187,9 +187,8 @@ int events_stats(const ArgList& argv, Io io, std::int64_t now_ms) {
   if (!args.positionals().empty()) {
     throw UsageError("stats takes no arguments ('" + args.positionals().front() + "')");
   }
-  storage::Database db = open_read_only(args);
-  storage::SqliteEventQueries queries(db);
-  const Stats stats = collect(queries);
+  const EventsDatabase db = open_events(args);
+  const Stats stats = collect(*db.queries);
   if (args.has(kJsonFlag)) {
     print_json(io.out, stats, now_ms);
   } else {

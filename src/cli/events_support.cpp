@@ -14,6 +14,9 @@
 #include "webhook/core/text.hpp"
 #include "webhook/core/timestamp.hpp"
 #include "webhook/log/log.hpp"
+#include "webhook/storage/pg_event_queries.hpp"
+#include "webhook/storage/pg_inbox.hpp"
+#include "webhook/storage/pg_url.hpp"
 
 namespace webhook::cli::events_cli {
 namespace {
@@ -64,6 +67,31 @@ storage::Database open_read_only(const Args& args) {
   storage::Database db = storage::Database::open(path, storage::Database::Mode::read_only);
   storage::check_inbox_schema(db);
   return db;
+}
+
+EventsDatabase open_events(const Args& args, bool writable) {
+  EventsDatabase out;
+  const std::string path = database_path(args);
+  if (storage::is_pg_url(path)) {
+    out.postgres = std::make_unique<storage::PgConnection>(storage::PgConnection::connect(path));
+    storage::check_pg_inbox_schema(*out.postgres);
+    out.queries = std::make_unique<storage::PgEventQueries>(*out.postgres);
+    return out;
+  }
+  out.sqlite =
+      std::make_unique<storage::Database>(writable ? open_read_write(args) : open_read_only(args));
+  out.queries = std::make_unique<storage::SqliteEventQueries>(*out.sqlite);
+  return out;
+}
+
+std::unique_ptr<core::Inbox> open_any_inbox(const Args& args) {
+  const std::string path = database_path(args);
+  if (storage::is_pg_url(path)) {
+    storage::PgConnection db = storage::PgConnection::connect(path);
+    storage::check_pg_inbox_schema(db);
+    return std::make_unique<storage::PgInbox>(std::move(db));
+  }
+  return std::make_unique<storage::SqliteInbox>(open_read_write(args));
 }
 
 // ---- arguments -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/event_queries.hpp"
+#include "webhook/storage/pg_connection.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 
 namespace webhook::cli {
@@ -54,6 +56,19 @@ storage::SqliteInbox open_inbox(const Args& args);
 // never migrated. Throws StorageError for a missing file or one without the inbox schema
 // (storage::check_inbox_schema()).
 storage::Database open_read_only(const Args& args);
+
+// The events of the database --db (an SQLite path, or a postgres:// URL: issue 13) or the
+// configuration names, behind storage::EventQueries. SQLite as open_read_only() or, with
+// `writable`, open_read_write(); PostgreSQL connected and checked for the inbox schema (never
+// migrated here: `webhook-receiver migrate --db URL` does that).
+struct EventsDatabase {
+  std::unique_ptr<storage::Database> sqlite;
+  std::unique_ptr<storage::PgConnection> postgres;
+  std::unique_ptr<storage::EventQueries> queries;  // over one of the two; destroyed first
+};
+EventsDatabase open_events(const Args& args, bool writable = false);
+// The inbox of --db or the configuration (retry): SqliteInbox or PgInbox.
+std::unique_ptr<core::Inbox> open_any_inbox(const Args& args);
 
 // ---- arguments -------------------------------------------------------------------------------
 
