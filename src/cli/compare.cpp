@@ -63,7 +63,7 @@ constexpr const char* kCompareHelp =
     "                   max_ms (null when nothing finished)\n"
     "  --config FILE    configuration file naming storage.sqlite_path\n"
     "                   (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH        the database file itself\n";
+    "  --db PATH        the database file itself, or a PostgreSQL URL\n";
 
 constexpr std::int64_t kDefaultWindowMs = 7LL * 24 * 60 * 60 * 1000;
 constexpr long long kDefaultLimit = 100;
@@ -159,9 +159,8 @@ int cmd_compare_at(const ArgList& argv, Io io, std::int64_t now_ms) {
     }
     const Options o = parse_options(args, now_ms);
 
-    storage::Database db = events_cli::open_read_only(args);
-    storage::ProjectionQueries queries(db);
-    const Comparison c = queries.compare(o.a, o.b, o.since_ms, o.until_ms, o.limit);
+    const events_cli::ProjectionsDatabase db = events_cli::open_projections(args);
+    const Comparison c = db.queries->compare(o.a, o.b, o.since_ms, o.until_ms, o.limit);
     if (args.has(events_cli::kJsonFlag)) {
       io.out << app::documents::comparison({o.a, o.b, o.since_ms, o.until_ms}, c);
       return 0;

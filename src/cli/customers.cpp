@@ -57,7 +57,7 @@ constexpr const char* kShowHelp =
     "                  documents_count, occurred_at(_ms), received_at(_ms), effect}]\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n";
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n";
 
 std::string yes_no(std::optional<bool> value) {
   if (!value) return "-";
@@ -119,7 +119,7 @@ int cmd_customers(const ArgList& argv, Io io) {
   const auto show = [&io](const ArgList& rest) {
     return projections_cli::show_action(
         rest, io, kCommand, kShowHelp, "customer", "customer id",
-        [](storage::ProjectionQueries& q, const std::string& id,
+        [](storage::ProjectionReader& q, const std::string& id,
            const std::optional<std::string>& source) { return q.customer(id, source); },
         [](std::ostream& out, const std::vector<CustomerView>& views, bool json, const Args&) {
           if (json) {

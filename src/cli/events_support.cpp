@@ -16,6 +16,7 @@
 #include "webhook/log/log.hpp"
 #include "webhook/storage/pg_event_queries.hpp"
 #include "webhook/storage/pg_inbox.hpp"
+#include "webhook/storage/pg_projection_queries.hpp"
 #include "webhook/storage/pg_url.hpp"
 
 namespace webhook::cli::events_cli {
@@ -81,6 +82,20 @@ EventsDatabase open_events(const Args& args, bool writable) {
   out.sqlite =
       std::make_unique<storage::Database>(writable ? open_read_write(args) : open_read_only(args));
   out.queries = std::make_unique<storage::SqliteEventQueries>(*out.sqlite);
+  return out;
+}
+
+ProjectionsDatabase open_projections(const Args& args) {
+  ProjectionsDatabase out;
+  const std::string path = database_path(args);
+  if (storage::is_pg_url(path)) {
+    out.postgres = std::make_unique<storage::PgConnection>(storage::PgConnection::connect(path));
+    storage::check_pg_inbox_schema(*out.postgres);
+    out.queries = std::make_unique<storage::PgProjectionQueries>(*out.postgres);
+    return out;
+  }
+  out.sqlite = std::make_unique<storage::Database>(open_read_only(args));
+  out.queries = std::make_unique<storage::ProjectionQueries>(*out.sqlite);
   return out;
 }
 

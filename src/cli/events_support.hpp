@@ -17,6 +17,7 @@
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/event_queries.hpp"
 #include "webhook/storage/pg_connection.hpp"
+#include "webhook/storage/projection_queries.hpp"
 #include "webhook/storage/sqlite_inbox.hpp"
 
 namespace webhook::cli {
@@ -67,6 +68,13 @@ struct EventsDatabase {
   std::unique_ptr<storage::EventQueries> queries;  // over one of the two; destroyed first
 };
 EventsDatabase open_events(const Args& args, bool writable = false);
+// The projections of the database --db or the configuration names, likewise (read-only).
+struct ProjectionsDatabase {
+  std::unique_ptr<storage::Database> sqlite;
+  std::unique_ptr<storage::PgConnection> postgres;
+  std::unique_ptr<storage::ProjectionReader> queries;  // destroyed first
+};
+ProjectionsDatabase open_projections(const Args& args);
 // The inbox of --db or the configuration (retry): SqliteInbox or PgInbox.
 std::unique_ptr<core::Inbox> open_any_inbox(const Args& args);
 

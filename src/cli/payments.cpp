@@ -55,7 +55,7 @@ constexpr const char* kShowHelp =
     "                  \"children\", \"companions\", \"history\"; amounts and ids are strings\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n";
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n";
 
 // Linked rows (children, companions) print their id cut to this many characters.
 constexpr std::size_t kMaxIdChars = 40;
@@ -143,7 +143,7 @@ int cmd_payments(const ArgList& argv, Io io) {
   const auto show = [&io](const ArgList& rest) {
     return projections_cli::show_action(
         rest, io, kCommand, kShowHelp, "payment", "transaction id",
-        [](storage::ProjectionQueries& q, const std::string& id,
+        [](storage::ProjectionReader& q, const std::string& id,
            const std::optional<std::string>& source) { return q.payment(id, source); },
         [](std::ostream& out, const std::vector<PaymentView>& views, bool json, const Args&) {
           if (json) {

@@ -59,9 +59,8 @@ int show_action(const ArgList& argv, Io io, std::string_view command, const char
   const std::string id = single_id(args, "show", id_name);
   const std::optional<std::string> source = source_flag(args);
   const bool json = args.has(events_cli::kJsonFlag);
-  storage::Database db = events_cli::open_read_only(args);
-  storage::ProjectionQueries queries(db);
-  const auto views = lookup(queries, id, source);
+  const events_cli::ProjectionsDatabase db = events_cli::open_projections(args);
+  const auto views = lookup(*db.queries, id, source);
   if (views.empty()) return not_found(command, io, noun, id, source, json);
   print(io.out, views, json, args);
   return 0;

@@ -76,7 +76,7 @@ constexpr const char* kListHelp =
     "                     closed_at(_ms), notify_state, notified_at(_ms); null when unknown\n"
     "  --config FILE      configuration file naming storage.sqlite_path\n"
     "                     (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH          the database file itself\n";
+    "  --db PATH          the database file itself, or a PostgreSQL URL\n";
 
 constexpr const char* kShowHelp =
     "usage: webhook-receiver reviews show TXID [--source S] [--json] [--config FILE | --db PATH]\n"
@@ -93,7 +93,7 @@ constexpr const char* kShowHelp =
     "                  updated_at(_ms) and \"history\"\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n";
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n";
 
 constexpr long long kDefaultLimit = 100;
 constexpr long long kMaxLimit = 1'000'000;
@@ -172,9 +172,8 @@ int reviews_list(const ArgList& argv, Io io, std::int64_t now_ms) {
   const ReviewFilter filter = parse_filter(args, now_ms);
   const std::vector<std::int64_t> bounds = flag_bounds(args);
 
-  storage::Database db = events_cli::open_read_only(args);
-  storage::ProjectionQueries queries(db);
-  const std::vector<ReviewRow> rows = queries.reviews(filter);
+  const events_cli::ProjectionsDatabase db = events_cli::open_projections(args);
+  const std::vector<ReviewRow> rows = db.queries->reviews(filter);
   if (args.has(events_cli::kJsonFlag)) {
     io.out << documents::review_list(rows, bounds, now_ms);
     return 0;
@@ -250,7 +249,7 @@ int cmd_reviews_at(const ArgList& argv, Io io, std::int64_t now_ms) {
   const auto show = [&io, now_ms](const ArgList& rest) {
     return projections_cli::show_action(
         rest, io, kCommand, kShowHelp, "review", "transaction id",
-        [](storage::ProjectionQueries& q, const std::string& id,
+        [](storage::ProjectionReader& q, const std::string& id,
            const std::optional<std::string>& source) { return q.review(id, source); },
         [now_ms](std::ostream& out, const std::vector<ReviewView>& views, bool json,
                  const Args& args) {

@@ -25,26 +25,26 @@
 
 namespace webhook::storage {
 
-class PgProjectionQueries {
+class PgProjectionQueries final : public ProjectionReader {
  public:
   explicit PgProjectionQueries(PgConnection& db);
 
   std::vector<PaymentView> payment(const std::string& transaction_id,
-                                   const std::optional<std::string>& source);
-  std::vector<ReviewRow> reviews(const ReviewFilter& filter);
+                                   const std::optional<std::string>& source) override;
+  std::vector<ReviewRow> reviews(const ReviewFilter& filter) override;
   std::vector<ReviewView> review(const std::string& transaction_id,
-                                 const std::optional<std::string>& source);
+                                 const std::optional<std::string>& source) override;
   std::vector<CustomerView> customer(const std::string& customer_id,
-                                     const std::optional<std::string>& source);
+                                     const std::optional<std::string>& source) override;
   std::vector<PaymentRow> payments_awaiting_settlement(const std::string& source,
                                                        std::int64_t captured_before_ms,
-                                                       std::int64_t limit);
+                                                       std::int64_t limit) override;
   std::vector<PaymentRow> payments_open_since(const std::string& source, std::int64_t since_ms,
-                                              std::int64_t limit);
+                                              std::int64_t limit) override;
   std::vector<CustomerRow> customers_seen(const std::string& source, std::int64_t since_ms,
-                                          std::int64_t before_ms, std::int64_t limit);
+                                          std::int64_t before_ms, std::int64_t limit) override;
   Comparison compare(const std::string& a, const std::string& b, std::int64_t since_ms,
-                     std::int64_t until_ms, std::int64_t difference_limit);
+                     std::int64_t until_ms, std::int64_t difference_limit) override;
 
  private:
   std::optional<PaymentRow> one_payment(const std::string& source, const std::string& id);

@@ -199,7 +199,32 @@ struct Comparison {
   std::vector<PaymentDifference> differences;  // the first `difference_limit`, by externalId
 };
 
-class ProjectionQueries {
+// The read side of the projections, whatever the backend: ProjectionQueries (SQLite, below) and
+// PgProjectionQueries (pg_projection_queries.hpp) answer the same questions with the same
+// results. The operator commands take a ProjectionReader&.
+class ProjectionReader {
+ public:
+  virtual ~ProjectionReader() = default;
+  virtual std::vector<PaymentView> payment(const std::string& transaction_id,
+                                           const std::optional<std::string>& source) = 0;
+  virtual std::vector<ReviewRow> reviews(const ReviewFilter& filter) = 0;
+  virtual std::vector<ReviewView> review(const std::string& transaction_id,
+                                         const std::optional<std::string>& source) = 0;
+  virtual std::vector<CustomerView> customer(const std::string& customer_id,
+                                             const std::optional<std::string>& source) = 0;
+  virtual std::vector<PaymentRow> payments_awaiting_settlement(const std::string& source,
+                                                               std::int64_t captured_before_ms,
+                                                               std::int64_t limit) = 0;
+  virtual std::vector<PaymentRow> payments_open_since(const std::string& source,
+                                                      std::int64_t since_ms,
+                                                      std::int64_t limit) = 0;
+  virtual std::vector<CustomerRow> customers_seen(const std::string& source, std::int64_t since_ms,
+                                                  std::int64_t before_ms, std::int64_t limit) = 0;
+  virtual Comparison compare(const std::string& a, const std::string& b, std::int64_t since_ms,
+                             std::int64_t until_ms, std::int64_t difference_limit) = 0;
+};
+
+class ProjectionQueries final : public ProjectionReader {
  public:
   // Throws StorageError when the projection tables or their history origins are missing (not
   // migrated to 0005).
@@ -208,33 +233,33 @@ class ProjectionQueries {
   // The transaction in every source that has it (sorted by source), or in `source` only.
   // Empty when not found.
   std::vector<PaymentView> payment(const std::string& transaction_id,
-                                   const std::optional<std::string>& source);
+                                   const std::optional<std::string>& source) override;
 
   // Reviews matching `filter`, at most filter.limit: open ones oldest opened first, then (for
   // State::all) closed ones most recently opened first; closed reviews never opened last.
-  std::vector<ReviewRow> reviews(const ReviewFilter& filter);
+  std::vector<ReviewRow> reviews(const ReviewFilter& filter) override;
   std::vector<ReviewView> review(const std::string& transaction_id,
-                                 const std::optional<std::string>& source);
+                                 const std::optional<std::string>& source) override;
 
   std::vector<CustomerView> customer(const std::string& customer_id,
-                                     const std::optional<std::string>& source);
+                                     const std::optional<std::string>& source) override;
 
   // ---- reconciliation (app/reconciler.hpp): what it re-reads from the Conomy API ----
   // Payments of `source` CAPTURED or RECEIVED since before `captured_before_ms`, oldest first.
   std::vector<PaymentRow> payments_awaiting_settlement(const std::string& source,
                                                        std::int64_t captured_before_ms,
-                                                       std::int64_t limit);
+                                                       std::int64_t limit) override;
   // Payments of `source` in a non-terminal status, seen at or after `since_ms`, oldest first.
   std::vector<PaymentRow> payments_open_since(const std::string& source, std::int64_t since_ms,
-                                              std::int64_t limit);
+                                              std::int64_t limit) override;
   // Customers of `source` last seen in [since_ms, before_ms), oldest first.
   std::vector<CustomerRow> customers_seen(const std::string& source, std::int64_t since_ms,
-                                          std::int64_t before_ms, std::int64_t limit);
+                                          std::int64_t before_ms, std::int64_t limit) override;
 
   // Events of sources `a` and `b` received in [since_ms, until_ms), and payments of both
   // sharing an externalId (see Comparison). An unknown source counts zeros.
   Comparison compare(const std::string& a, const std::string& b, std::int64_t since_ms,
-                     std::int64_t until_ms, std::int64_t difference_limit);
+                     std::int64_t until_ms, std::int64_t difference_limit) override;
 
  private:
   Database& db_;

@@ -1,6 +1,7 @@
-// The `events` actions on a PostgreSQL database (--db postgres://..., issue 13): list, show,
-// stats, retry and purge read and write through storage::PgEventQueries and PgInbox, and no
-// output carries the password. The queries themselves: tests/storage/pg_queries_test.cpp.
+// The operator commands on a PostgreSQL database (--db postgres://..., issue 13): the `events`
+// actions through storage::PgEventQueries and PgInbox, `payments`, `reviews`, `customers` and
+// `compare` through PgProjectionQueries; no output carries the password. The queries themselves:
+// tests/storage/pg_queries_test.cpp.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -13,6 +14,7 @@
 #include "webhook/storage/pg_connection.hpp"
 #include "webhook/storage/pg_inbox.hpp"
 #include "webhook/storage/pg_migrate.hpp"
+#include "webhook/storage/pg_projection_store.hpp"
 #include "webhook/storage/pg_url.hpp"
 
 using webhook::testing::CliRun;
@@ -21,7 +23,8 @@ namespace {
 
 CliRun events(std::vector<std::string> args) {
   args.insert(args.begin(), "events");
-  return webhook::testing::run_cli([&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
+  return webhook::testing::run_cli(
+      [&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
 }
 
 }  // namespace
@@ -83,4 +86,57 @@ TEST_CASE("events on an unmigrated PostgreSQL database says to migrate, without 
   CHECK(r.code == 1);
   CHECK(r.err.find("migrate") != std::string::npos);
   CHECK(r.err.find(parsed.url->password) == std::string::npos);
+}
+
+TEST_CASE("payments, reviews, customers and compare read a PostgreSQL database",
+          "[cli][postgres]") {
+  const std::string url = webhook::testing::test_postgres().create_database();
+  webhook::storage::PgConnection db = webhook::storage::PgConnection::connect(url);
+  webhook::storage::migrate_postgres(db, webhook::storage::embedded_postgres_migrations());
+  {
+    webhook::storage::PgTransaction tx(db);
+    webhook::storage::PgProjectionStore store(db);
+    webhook::core::StoredEvent e;
+    e.id = 7;
+    e.key.source = "production";
+    e.event_type = "payment.requiresReview";
+    e.received_at_ms = 1'777'803'151'000;
+    e.scheme = "header";
+    webhook::core::PaymentFacts f;
+    f.transaction_id = "tx-pg-review";
+    f.status = "REQUIRES_REVIEW";
+    f.total_amount = "2500.00";
+    f.currency = "ARS";
+    f.occurred_at_ms = 1'777'803'150'000;
+    store.apply_payment(e, f);
+    store.apply_review(e, f, false);
+    webhook::core::StoredEvent c = e;
+    c.id = 8;
+    c.event_type = "customer.levelChanged";
+    webhook::core::CustomerFacts cf;
+    cf.customer_id = "cus-pg";
+    cf.operation_level = "FULL";
+    cf.documents_count = 2;
+    store.apply_customer(c, cf);
+    tx.commit();
+  }
+  const auto run = [&](std::vector<std::string> args) {
+    return webhook::testing::run_cli(
+        [&](webhook::cli::Io io) { return webhook::cli::run(args, io); });
+  };
+  const CliRun payment = run({"payments", "show", "tx-pg-review", "--db", url});
+  INFO(payment.err);
+  CHECK(payment.code == 0);
+  CHECK(payment.out.find("REQUIRES_REVIEW") != std::string::npos);
+  CHECK(payment.out.find("2500.00 ARS") != std::string::npos);
+  const CliRun reviews = run({"reviews", "list", "--db", url, "--json"});
+  CHECK(reviews.code == 0);
+  CHECK(reviews.out.find("tx-pg-review") != std::string::npos);
+  const CliRun customer = run({"customers", "show", "cus-pg", "--db", url});
+  CHECK(customer.code == 0);
+  CHECK(customer.out.find("FULL") != std::string::npos);
+  CHECK(run({"customers", "show", "cus-none", "--db", url}).code == 1);
+  const CliRun compare = run({"compare", "--db", url, "--json"});
+  CHECK(compare.code == 0);
+  CHECK(compare.out.find("\"a\":\"production\",\"b\":\"sandbox\"") != std::string::npos);
 }
