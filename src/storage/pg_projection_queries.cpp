@@ -343,37 +343,15 @@ std::vector<PaymentView> PgProjectionQueries::payment(const std::string& transac
     if (!p.parent_payment_id.empty()) v.parent = one_payment(p.source, p.parent_payment_id);
     v.children = linked_payments(db_, kPaymentChildren, p.source, p.transaction_id);
     v.companions = linked_payments(db_, kPaymentRelatedTo, p.source, p.transaction_id);
-    if (!p.related_payment_id.empty() && p.related_payment_id != p.transaction_id) {
-      const bool listed = std::any_of(v.companions.begin(), v.companions.end(), [&](const auto& c) {
-        return c.transaction_id == p.related_payment_id;
-      });
-      if (!listed) {
-        if (auto related = one_payment(p.source, p.related_payment_id)) {
-          v.companions.push_back(std::move(*related));
-        }
-      }
-    }
-    std::sort(v.companions.begin(), v.companions.end(),
-              [](const PaymentRow& x, const PaymentRow& y) {
-                return x.transaction_id < y.transaction_id;
-              });
+    finish_companions(
+        v, [this](const std::string& s, const std::string& id) { return one_payment(s, id); });
     views.push_back(std::move(v));
   }
   return views;
 }
 
 std::vector<ReviewRow> PgProjectionQueries::reviews(const ReviewFilter& filter) {
-  // Open reviews oldest first, then closed ones newest first.
-  std::vector<std::pair<const char*, const char*>> parts;  // state, order
-  if (filter.state != ReviewFilter::State::closed)
-    parts.emplace_back("open", kReviewListOldestFirst);
-  if (filter.state != ReviewFilter::State::open)
-    parts.emplace_back("closed", kReviewListNewestFirst);
-
-  std::vector<ReviewRow> rows;
-  for (const auto& [state, order] : parts) {
-    const std::int64_t room = filter.limit - static_cast<std::int64_t>(rows.size());
-    if (room <= 0) break;
+  return reviews_in_order(filter, [&](const char* state, bool oldest_first, std::int64_t room) {
     std::string sql = kReviewListSelect;
     std::vector<PgParam> params{PgParam::text(state), PgParam::integer(room)};
     if (filter.opened_before_ms) {
@@ -384,12 +362,9 @@ std::vector<ReviewRow> PgProjectionQueries::reviews(const ReviewFilter& filter) 
       params.push_back(PgParam::text(*filter.source));
       sql += " AND r.source = $" + std::to_string(params.size());
     }
-    sql += order;
-    for (ReviewRow& r : all_rows<ReviewRow>(db_.query(sql, params), read_review)) {
-      rows.push_back(std::move(r));
-    }
-  }
-  return rows;
+    sql += oldest_first ? kReviewListOldestFirst : kReviewListNewestFirst;
+    return all_rows<ReviewRow>(db_.query(sql, params), read_review);
+  });
 }
 
 std::vector<ReviewView> PgProjectionQueries::review(const std::string& transaction_id,

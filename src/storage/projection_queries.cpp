@@ -409,50 +409,59 @@ std::vector<PaymentView> ProjectionQueries::payment(const std::string& transacti
     if (!p.parent_payment_id.empty()) v.parent = one_payment(db_, p.source, p.parent_payment_id);
     v.children = linked_payments(db_, kPaymentChildren, p.source, p.transaction_id);
     v.companions = linked_payments(db_, kPaymentRelatedTo, p.source, p.transaction_id);
-    if (!p.related_payment_id.empty() && p.related_payment_id != p.transaction_id) {
-      const bool listed = std::any_of(v.companions.begin(), v.companions.end(), [&](const auto& c) {
-        return c.transaction_id == p.related_payment_id;
-      });
-      if (!listed) {
-        if (auto related = one_payment(db_, p.source, p.related_payment_id)) {
-          v.companions.push_back(std::move(*related));
-        }
-      }
-    }
-    std::sort(v.companions.begin(), v.companions.end(),
-              [](const PaymentRow& x, const PaymentRow& y) {
-                return x.transaction_id < y.transaction_id;
-              });
+    finish_companions(
+        v, [this](const std::string& s, const std::string& id) { return one_payment(db_, s, id); });
     views.push_back(std::move(v));
   }
   return views;
 }
 
-std::vector<ReviewRow> ProjectionQueries::reviews(const ReviewFilter& filter) {
-  // Open reviews oldest first, then closed ones newest first; one walk of the index each.
-  std::vector<std::pair<const char*, const char*>> parts;  // state, order
-  if (filter.state != ReviewFilter::State::closed)
-    parts.emplace_back("open", kReviewListOldestFirst);
-  if (filter.state != ReviewFilter::State::open)
-    parts.emplace_back("closed", kReviewListNewestFirst);
+void ProjectionReader::finish_companions(PaymentView& v, const FindPayment& find) {
+  const PaymentRow& p = v.payment;
+  if (!p.related_payment_id.empty() && p.related_payment_id != p.transaction_id) {
+    const bool listed = std::any_of(v.companions.begin(), v.companions.end(), [&](const auto& c) {
+      return c.transaction_id == p.related_payment_id;
+    });
+    if (!listed) {
+      if (auto related = find(p.source, p.related_payment_id)) {
+        v.companions.push_back(std::move(*related));
+      }
+    }
+  }
+  std::sort(v.companions.begin(), v.companions.end(), [](const PaymentRow& x, const PaymentRow& y) {
+    return x.transaction_id < y.transaction_id;
+  });
+}
 
+std::vector<ReviewRow> ProjectionReader::reviews_in_order(const ReviewFilter& filter,
+                                                          const FetchReviews& fetch) {
   std::vector<ReviewRow> rows;
-  for (const auto& [state, order] : parts) {
+  for (const bool open : {true, false}) {
+    if (filter.state == (open ? ReviewFilter::State::closed : ReviewFilter::State::open)) continue;
     const std::int64_t room = filter.limit - static_cast<std::int64_t>(rows.size());
     if (room <= 0) break;
+    for (ReviewRow& r : fetch(open ? "open" : "closed", open, room)) rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::vector<ReviewRow> ProjectionQueries::reviews(const ReviewFilter& filter) {
+  // One walk of the index per state.
+  return reviews_in_order(filter, [&](const char* state, bool oldest_first, std::int64_t room) {
     std::string sql = kReviewListSelect;
     if (filter.opened_before_ms) sql += kReviewListOpenedBefore;
     if (filter.source) sql += kReviewListSource;
-    sql += order;
+    sql += oldest_first ? kReviewListOldestFirst : kReviewListNewestFirst;
     Statement statement(db_, sql);
     Statement::Use q(statement);
     q.text(1, state);
     q.integer(2, room);
     if (filter.opened_before_ms) q.integer(3, *filter.opened_before_ms);
     if (filter.source) q.text(4, *filter.source);
+    std::vector<ReviewRow> rows;
     while (q.step()) rows.push_back(read_review(q));
-  }
-  return rows;
+    return rows;
+  });
 }
 
 std::vector<ReviewView> ProjectionQueries::review(const std::string& transaction_id,

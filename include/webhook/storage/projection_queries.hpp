@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -222,6 +223,20 @@ class ProjectionReader {
                                                   std::int64_t before_ms, std::int64_t limit) = 0;
   virtual Comparison compare(const std::string& a, const std::string& b, std::int64_t since_ms,
                              std::int64_t until_ms, std::int64_t difference_limit) = 0;
+
+ protected:
+  // What both backends do the same way around their SQL:
+  // The companions of `v` (rows whose related_payment_id is its id, already read) completed with
+  // the row its own related_payment_id names (`find(source, id)`), each once, sorted by id.
+  using FindPayment =
+      std::function<std::optional<PaymentRow>(const std::string& source, const std::string& id)>;
+  static void finish_companions(PaymentView& v, const FindPayment& find);
+  // Open reviews oldest first, then closed ones newest first, at most filter.limit in all:
+  // `fetch(state, oldest_first, room)` reads one state's rows, at most `room`.
+  using FetchReviews = std::function<std::vector<ReviewRow>(const char* state, bool oldest_first,
+                                                            std::int64_t room)>;
+  static std::vector<ReviewRow> reviews_in_order(const ReviewFilter& filter,
+                                                 const FetchReviews& fetch);
 };
 
 class ProjectionQueries final : public ProjectionReader {
