@@ -14,6 +14,9 @@
 #include "webhook/storage/database.hpp"
 #include "webhook/storage/event_queries.hpp"
 #include "webhook/storage/payload_log.hpp"
+#include "webhook/storage/pg_connection.hpp"
+#include "webhook/storage/pg_event_queries.hpp"
+#include "webhook/storage/pg_url.hpp"
 
 namespace webhook::cli::replay {
 namespace {
@@ -160,18 +163,20 @@ class JsonFilesSource final : public Source {
 
 // ---- a database -----------------------------------------------------------------------------
 
-// The rows of `filter.id_range` in id order, through storage::EventQueries (the primary key).
+// The rows of `filter.id_range` in id order, through storage::EventQueries (the primary key):
+// an SQLite file, or a PostgreSQL database (a postgres:// URL; `origin` names it without the
+// password).
 class DatabaseSource final : public Source {
  public:
   DatabaseSource(const std::string& path, const Filter& filter)
-      : path_(path), db_(open_existing(path)), queries_(db_) {
+      : path_(path), queries_(open_queries(path, sqlite_, postgres_, path_)) {
     const std::int64_t lo = filter.id_range ? filter.id_range->first : 0;
     const std::int64_t hi =
         filter.id_range ? filter.id_range->second : std::numeric_limits<std::int64_t>::max();
     try {
-      total_ =
-          static_cast<std::uint64_t>(std::max<std::int64_t>(0, queries_.count_in_id_range(lo, hi)));
-      cursor_ = queries_.events_in_id_range(lo, hi);
+      total_ = static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, queries_->count_in_id_range(lo, hi)));
+      cursor_ = queries_->events_in_id_range(lo, hi);
     } catch (const storage::StorageError& e) {
       throw std::runtime_error(path_ + " is not a webhook-receiver database (" + e.what() + ")");
     }
@@ -207,16 +212,29 @@ class DatabaseSource final : public Source {
   double fraction() const override { return ratio(done_.load(), total_); }
 
  private:
-  static storage::Database open_existing(const std::string& path) {
+  // Opens `path` into `sqlite` or `postgres` and returns the queries over it; `name` becomes
+  // what reports call the database.
+  static std::unique_ptr<storage::EventQueries> open_queries(
+      const std::string& path, std::unique_ptr<storage::Database>& sqlite,
+      std::unique_ptr<storage::PgConnection>& postgres, std::string& name) {
+    if (storage::is_pg_url(path)) {
+      postgres = std::make_unique<storage::PgConnection>(storage::PgConnection::connect(path));
+      storage::check_pg_inbox_schema(*postgres);
+      name = postgres->describe();
+      return std::make_unique<storage::PgEventQueries>(*postgres);
+    }
     const bool plain_file = path != ":memory:" && !path.starts_with("file:");
     if (plain_file && !fs::exists(path)) throw std::runtime_error("no database at " + path);
-    return storage::Database::open(path, storage::Database::Mode::read_only);
+    sqlite = std::make_unique<storage::Database>(
+        storage::Database::open(path, storage::Database::Mode::read_only));
+    return std::make_unique<storage::SqliteEventQueries>(*sqlite);
   }
 
   std::string path_;
-  storage::Database db_;
-  storage::SqliteEventQueries queries_;           // over db_
-  std::unique_ptr<storage::EventCursor> cursor_;  // over queries_; goes first
+  std::unique_ptr<storage::Database> sqlite_;
+  std::unique_ptr<storage::PgConnection> postgres_;
+  std::unique_ptr<storage::EventQueries> queries_;  // over one of the two
+  std::unique_ptr<storage::EventCursor> cursor_;    // over queries_; goes first
   std::uint64_t total_ = 0;
   std::atomic<std::uint64_t> done_{0};
 };

@@ -71,7 +71,17 @@ TEST_CASE("events list, show, stats, retry and purge work on a PostgreSQL databa
   CHECK(purge.code == 0);
   CHECK(purge.out.find("would delete") == 0);
 
-  for (const CliRun* r : {&list, &show, &stats, &retry, &purge}) {
+  // replay reads the same database (named without the password).
+  const CliRun replay = webhook::testing::run_cli([&](webhook::cli::Io io) {
+    return webhook::cli::run({"replay", "--from-db", url, "--dry-run"}, io);
+  });
+  INFO(replay.err);
+  CHECK(replay.code == 0);
+  CHECK(replay.out.find(parsed.url->describe() + " event " + std::to_string(first)) !=
+        std::string::npos);
+  CHECK(replay.out.find("dry run: 2 deliveries would be sent") != std::string::npos);
+
+  for (const CliRun* r : {&list, &show, &stats, &retry, &purge, &replay}) {
     CHECK(r->out.find(parsed.url->password) == std::string::npos);
     CHECK(r->err.find(parsed.url->password) == std::string::npos);
   }
