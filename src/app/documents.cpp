@@ -359,9 +359,12 @@ std::vector<SourceSummary> summarize(const SummaryInput& in) {
   return out;
 }
 
-SummaryInput read_summary(storage::Database& db, std::vector<std::string> sources,
-                          std::vector<std::int64_t> review_bounds_ms,
-                          std::int64_t settlement_overdue_ms, std::int64_t now_ms) {
+namespace {
+
+template <typename Db>
+SummaryInput read_summary_from(Db& db, std::vector<std::string> sources,
+                               std::vector<std::int64_t> review_bounds_ms,
+                               std::int64_t settlement_overdue_ms, std::int64_t now_ms) {
   SummaryInput in;
   in.sources = std::move(sources);
   in.now_ms = now_ms;
@@ -370,6 +373,22 @@ SummaryInput read_summary(storage::Database& db, std::vector<std::string> source
   in.projections = storage::sample_projections(db, now_ms, review_bounds_ms, settlement_overdue_ms);
   in.review_bounds_ms = std::move(review_bounds_ms);
   return in;
+}
+
+}  // namespace
+
+SummaryInput read_summary(storage::Database& db, std::vector<std::string> sources,
+                          std::vector<std::int64_t> review_bounds_ms,
+                          std::int64_t settlement_overdue_ms, std::int64_t now_ms) {
+  return read_summary_from(db, std::move(sources), std::move(review_bounds_ms),
+                           settlement_overdue_ms, now_ms);
+}
+
+SummaryInput read_summary(storage::PgConnection& db, std::vector<std::string> sources,
+                          std::vector<std::int64_t> review_bounds_ms,
+                          std::int64_t settlement_overdue_ms, std::int64_t now_ms) {
+  return read_summary_from(db, std::move(sources), std::move(review_bounds_ms),
+                           settlement_overdue_ms, now_ms);
 }
 
 std::string summary(const SummaryInput& in) {

@@ -16,6 +16,9 @@
 #include "webhook/app/documents.hpp"
 #include "webhook/core/clock.hpp"
 #include "webhook/core/timestamp.hpp"
+#include "webhook/storage/pg_connection.hpp"
+#include "webhook/storage/pg_event_queries.hpp"
+#include "webhook/storage/pg_url.hpp"
 
 namespace webhook::cli {
 namespace {
@@ -36,7 +39,7 @@ constexpr const char* kSummaryHelp =
     "                  GET /api/summary)\n"
     "  --config FILE   configuration file naming storage.sqlite_path\n"
     "                  (default: $WEBHOOK_RECEIVER_CONFIG, else var/webhook-receiver.db)\n"
-    "  --db PATH       the database file itself\n";
+    "  --db PATH       the database file itself, or a PostgreSQL URL\n";
 
 std::string age_cell(std::int64_t now_ms, std::int64_t since_ms) {
   return since_ms == 0 ? "-" : events_cli::short_age(now_ms - since_ms);
@@ -94,10 +97,17 @@ int cmd_summary_at(const ArgList& argv, Io io, std::int64_t now_ms) {
     config = app::load_config(args.get(events_cli::kConfigFlag), app::process_environment(), false);
     for (const auto& source : config.sources) sources.push_back(source.name);
   }
-  storage::Database db = events_cli::open_read_only(args);
-  const app::documents::SummaryInput in =
-      app::documents::read_summary(db, std::move(sources), config.reviews.flag_after_ms,
-                                   config.monitoring.settlement_overdue_ms, now_ms);
+  app::documents::SummaryInput in;
+  if (const std::string path = events_cli::database_path(args); storage::is_pg_url(path)) {
+    storage::PgConnection db = storage::PgConnection::connect(path);
+    storage::check_pg_inbox_schema(db);
+    in = app::documents::read_summary(db, std::move(sources), config.reviews.flag_after_ms,
+                                      config.monitoring.settlement_overdue_ms, now_ms);
+  } else {
+    storage::Database db = events_cli::open_read_only(args);
+    in = app::documents::read_summary(db, std::move(sources), config.reviews.flag_after_ms,
+                                      config.monitoring.settlement_overdue_ms, now_ms);
+  }
   if (args.has(events_cli::kJsonFlag)) {
     io.out << app::documents::summary(in);
   } else {

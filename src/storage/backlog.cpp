@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "storage/backlog_rows.hpp"
 #include "webhook/storage/statement.hpp"
 
 namespace webhook::storage {
@@ -47,66 +48,89 @@ std::vector<BacklogRow> sample_backlog(Database& db) {
 std::vector<SourceBacklog> sample_source_backlog(Database& db) {
   Statement stmt(db, kSourceBacklog);
   Statement::Use q(stmt);
-  std::vector<SourceBacklog> rows;
+  std::vector<backlog_rows::SourceStatus> rows;
   while (q.step()) {
-    std::string source = q.column_bytes(0);
-    if (rows.empty() || rows.back().source != source) rows.push_back({std::move(source)});
-    SourceBacklog& b = rows.back();
-    const std::string status = q.column_bytes(1);
-    const std::int64_t count = q.column_int(2);
-    const std::int64_t oldest = q.column_int(3);
-    if (status == "dead") {
-      b.dead = count;
-      continue;
-    }
-    (status == "pending" ? b.pending : b.processing) = count;
-    if (b.oldest_unfinished_ms == 0 || oldest < b.oldest_unfinished_ms)
-      b.oldest_unfinished_ms = oldest;
+    rows.push_back({q.column_bytes(0), q.column_bytes(1), q.column_int(2), q.column_int(3)});
   }
-  return rows;
+  return backlog_rows::source_backlog(std::move(rows));
 }
 
 std::vector<ProjectionSample> sample_projections(Database& db, std::int64_t now_ms,
                                                  const std::vector<std::int64_t>& review_bounds_ms,
                                                  std::int64_t overdue_ms) {
-  std::map<std::string, ProjectionSample> by_source;
-  auto of = [&](const std::string& source) -> ProjectionSample& {
-    ProjectionSample& s = by_source[source];
-    s.source = source;
-    s.open_reviews_older.resize(review_bounds_ms.size());
-    return s;
-  };
+  std::vector<backlog_rows::OpenReviews> open;
   {
     Statement stmt(db, kOpenReviews);
     Statement::Use q(stmt);
-    while (q.step()) {
-      ProjectionSample& s = of(q.column_bytes(0));
-      s.open_reviews = q.column_int(1);
-      s.oldest_open_review_ms = q.column_int(2);
-    }
+    while (q.step()) open.push_back({q.column_bytes(0), q.column_int(1), q.column_int(2)});
   }
+  std::vector<std::vector<backlog_rows::OlderReviews>> older(review_bounds_ms.size());
   {
     Statement stmt(db, kOpenReviewsBefore);
     for (std::size_t i = 0; i < review_bounds_ms.size(); ++i) {
       Statement::Use q(stmt);
       q.integer(1, now_ms - review_bounds_ms[i]);
-      while (q.step()) of(q.column_bytes(0)).open_reviews_older[i] = q.column_int(1);
+      while (q.step()) older[i].push_back({q.column_bytes(0), q.column_int(1)});
     }
   }
+  std::vector<backlog_rows::Awaiting> awaiting;
   {
     Statement stmt(db, kAwaitingSettlement);
     Statement::Use q(stmt);
     q.integer(1, now_ms - overdue_ms);
     while (q.step()) {
-      ProjectionSample& s = of(q.column_bytes(0));
-      s.awaiting_settlement = q.column_int(1);
-      s.oldest_awaiting_ms = q.column_int(2);
-      s.overdue_settlement = q.column_int(3);
+      awaiting.push_back({q.column_bytes(0), q.column_int(1), q.column_int(2), q.column_int(3)});
     }
+  }
+  return backlog_rows::projections(open, older, awaiting);
+}
+
+namespace backlog_rows {
+
+std::vector<SourceBacklog> source_backlog(std::vector<SourceStatus> rows) {
+  std::vector<SourceBacklog> out;
+  for (SourceStatus& row : rows) {
+    if (out.empty() || out.back().source != row.source) out.push_back({std::move(row.source)});
+    SourceBacklog& b = out.back();
+    if (row.status == "dead") {
+      b.dead = row.count;
+      continue;
+    }
+    (row.status == "pending" ? b.pending : b.processing) = row.count;
+    if (b.oldest_unfinished_ms == 0 || row.oldest_ms < b.oldest_unfinished_ms)
+      b.oldest_unfinished_ms = row.oldest_ms;
+  }
+  return out;
+}
+
+std::vector<ProjectionSample> projections(const std::vector<OpenReviews>& open,
+                                          const std::vector<std::vector<OlderReviews>>& older,
+                                          const std::vector<Awaiting>& awaiting) {
+  std::map<std::string, ProjectionSample> by_source;
+  auto of = [&](const std::string& source) -> ProjectionSample& {
+    ProjectionSample& s = by_source[source];
+    s.source = source;
+    s.open_reviews_older.resize(older.size());
+    return s;
+  };
+  for (const OpenReviews& r : open) {
+    ProjectionSample& s = of(r.source);
+    s.open_reviews = r.count;
+    s.oldest_open_review_ms = r.oldest_ms;
+  }
+  for (std::size_t i = 0; i < older.size(); ++i) {
+    for (const OlderReviews& r : older[i]) of(r.source).open_reviews_older[i] = r.count;
+  }
+  for (const Awaiting& a : awaiting) {
+    ProjectionSample& s = of(a.source);
+    s.awaiting_settlement = a.count;
+    s.oldest_awaiting_ms = a.oldest_ms;
+    s.overdue_settlement = a.overdue;
   }
   std::vector<ProjectionSample> samples;
   for (auto& [source, sample] : by_source) samples.push_back(std::move(sample));
   return samples;
 }
 
+}  // namespace backlog_rows
 }  // namespace webhook::storage

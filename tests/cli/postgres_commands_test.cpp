@@ -1,7 +1,10 @@
 // The operator commands on a PostgreSQL database (--db postgres://..., issue 13): the `events`
 // actions through storage::PgEventQueries and PgInbox, `payments`, `reviews`, `customers` and
-// `compare` through PgProjectionQueries; no output carries the password. The queries themselves:
+// `compare` through PgProjectionQueries, `summary` through the PostgreSQL samples; no output
+// carries the password. The queries themselves:
 // tests/storage/pg_queries_test.cpp.
+#include <rapidjson/document.h>
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -146,6 +149,16 @@ TEST_CASE("payments, reviews, customers and compare read a PostgreSQL database",
   CHECK(customer.code == 0);
   CHECK(customer.out.find("FULL") != std::string::npos);
   CHECK(run({"customers", "show", "cus-none", "--db", url}).code == 1);
+  const CliRun summary = run({"summary", "--db", url, "--json"});
+  INFO(summary.err);
+  CHECK(summary.code == 0);
+  rapidjson::Document doc;
+  doc.Parse(summary.out.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  REQUIRE(doc["sources"].Size() == 1);
+  CHECK(std::string(doc["sources"][0]["source"].GetString()) == "production");
+  CHECK(doc["sources"][0]["reviews"]["open"].GetInt64() == 1);
+  CHECK(doc["sources"][0]["settlement"]["awaiting"].GetInt64() == 0);
   const CliRun compare = run({"compare", "--db", url, "--json"});
   CHECK(compare.code == 0);
   CHECK(compare.out.find("\"a\":\"production\",\"b\":\"sandbox\"") != std::string::npos);

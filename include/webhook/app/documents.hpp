@@ -78,8 +78,12 @@ struct SourceSummary {
   storage::ProjectionSample projections;
 };
 std::vector<SourceSummary> summarize(const SummaryInput& in);
-// The samples of a summary, read from `db` (the one helper here that reads a database).
+// The samples of a summary, read from `db` (the one helper here that reads a database): SQLite,
+// or PostgreSQL (issue 13), with the same samples.
 SummaryInput read_summary(storage::Database& db, std::vector<std::string> sources,
+                          std::vector<std::int64_t> review_bounds_ms,
+                          std::int64_t settlement_overdue_ms, std::int64_t now_ms);
+SummaryInput read_summary(storage::PgConnection& db, std::vector<std::string> sources,
                           std::vector<std::int64_t> review_bounds_ms,
                           std::int64_t settlement_overdue_ms, std::int64_t now_ms);
 std::string summary(const SummaryInput& in);

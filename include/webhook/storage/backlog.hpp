@@ -49,4 +49,12 @@ std::vector<ProjectionSample> sample_projections(Database& db, std::int64_t now_
                                                  const std::vector<std::int64_t>& review_bounds_ms,
                                                  std::int64_t overdue_ms);
 
+// The same two samples of a PostgreSQL database (issue 13; src/storage/pg_backlog.cpp). Throw
+// PgError.
+class PgConnection;
+std::vector<SourceBacklog> sample_source_backlog(PgConnection& db);
+std::vector<ProjectionSample> sample_projections(PgConnection& db, std::int64_t now_ms,
+                                                 const std::vector<std::int64_t>& review_bounds_ms,
+                                                 std::int64_t overdue_ms);
+
 }  // namespace webhook::storage
