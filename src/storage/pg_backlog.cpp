@@ -58,14 +58,15 @@ std::vector<ProjectionSample> sample_projections(PgConnection& db, std::int64_t 
   for (std::size_t b = 0; b < review_bounds_ms.size(); ++b) {
     const PgResult r =
         db.query(kOpenReviewsBefore, {PgParam::integer(now_ms - review_bounds_ms[b])});
-    for (int i = 0; i < r.rows(); ++i) older[b].push_back({std::string(r.text(i, 0)), r.integer(i, 1)});
+    for (int i = 0; i < r.rows(); ++i)
+      older[b].push_back({std::string(r.text(i, 0)), r.integer(i, 1)});
   }
   std::vector<backlog_rows::Awaiting> awaiting;
   {
     const PgResult r = db.query(kAwaitingSettlement, {PgParam::integer(now_ms - overdue_ms)});
     for (int i = 0; i < r.rows(); ++i) {
-      awaiting.push_back({std::string(r.text(i, 0)), r.integer(i, 1), int_or_zero(r, i, 2),
-                          r.integer(i, 3)});
+      awaiting.push_back(
+          {std::string(r.text(i, 0)), r.integer(i, 1), int_or_zero(r, i, 2), r.integer(i, 3)});
     }
   }
   return backlog_rows::projections(open, older, awaiting);
