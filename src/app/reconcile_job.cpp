@@ -85,6 +85,7 @@ void ReconcileJob::run() {
       }
       const PassReport report =
           reconciler->run_pass({}, [this](std::chrono::milliseconds d) { return wait(d); });
+      metrics_.on_reconcile_pass();
       if (report.checks.empty()) continue;
       std::size_t found = 0;
       std::size_t failed = 0;

@@ -149,6 +149,9 @@ ServiceMetrics::ServiceMetrics(ProjectionBounds bounds, std::vector<std::string>
           "webhook_reconcile_failures_total",
           "Reconciliation checks whose API call failed after its retries, by check kind.",
           {"source", "kind"})),
+      reconcile_passes_(registry_.counter(
+          "webhook_reconcile_passes_total",
+          "Background reconciliation passes finished (reconcile.interval_ms), checks or not.", {})),
       shed_idle_(connections_shed_.with({"idle"})),
       shed_slow_(connections_shed_.with({"slow"})),
       shed_refused_(connections_shed_.with({"refused"})),
@@ -212,6 +215,8 @@ void ServiceMetrics::on_reconcile_check(std::string_view source, std::string_vie
     reconcile_found_.with({std::string(source), std::string(finding)}).inc();
   }
 }
+
+void ServiceMetrics::on_reconcile_pass() { reconcile_passes_.with().inc(); }
 
 void ServiceMetrics::on_connection_shed(std::string_view reason) {
   if (reason == "idle") {

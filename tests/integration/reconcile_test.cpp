@@ -13,7 +13,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "http/fake_conomy.hpp"
@@ -153,7 +152,9 @@ TEST_CASE("a settlement webhook that never came is found through the API by the 
 
   // Later passes: the payment is settled, nobody asks about it again.
   const std::size_t asked = fake.api_requests();
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const std::string passes = "webhook_reconcile_passes_total";
+  const double passes_before = metric(client, passes);
+  REQUIRE(wait_until([&] { return metric(client, passes) >= passes_before + 2; }, seconds(20)));
   CHECK(fake.api_requests() == asked);
   CHECK(metric(client, missed) == 1.0);
 

@@ -54,6 +54,8 @@ class ServiceMetrics {
   // One reconciliation check (app/reconciler.hpp): `kind` payment | review | customer,
   // `finding` as core::to_string(core::Finding).
   void on_reconcile_check(std::string_view source, std::string_view kind, std::string_view finding);
+  // A background reconciliation pass ended (whatever it checked).
+  void on_reconcile_pass();
   // The last projection sample, one entry per source: the configured ones in their order, then
   // any other seen since start (zeros where the sample had none). For /readyz details.
   std::vector<storage::ProjectionSample> projections() const;
@@ -93,6 +95,7 @@ class ServiceMetrics {
   core::Family<core::Counter>& reconcile_checks_;
   core::Family<core::Counter>& reconcile_found_;
   core::Family<core::Counter>& reconcile_failures_;
+  core::Family<core::Counter>& reconcile_passes_;
   core::Counter& shed_idle_;  // series resolved once, so the I/O threads never take a lock
   core::Counter& shed_slow_;
   core::Counter& shed_refused_;
