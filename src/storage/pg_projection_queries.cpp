@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "storage/projection_rows.hpp"
 #include "webhook/storage/pg_migrate.hpp"
 
 namespace webhook::storage {
@@ -207,72 +208,19 @@ PgParam limit_param(std::int64_t limit) {
 
 std::string text(const PgResult& r, int row, int col) { return std::string(r.text(row, col)); }
 
-PaymentRow read_payment(const PgResult& r, int i) {
-  PaymentRow p;
-  p.source = text(r, i, 0);
-  p.transaction_id = text(r, i, 1);
-  p.status = text(r, i, 2);
-  p.status_at_ms = optional_int(r, i, 3);
-  p.status_event_id = r.integer(i, 4);
-  p.external_id = text(r, i, 5);
-  p.type = text(r, i, 6);
-  p.total_amount = text(r, i, 7);
-  p.currency = text(r, i, 8);
-  p.customer_id = text(r, i, 9);
-  p.parent_payment_id = text(r, i, 10);
-  p.related_payment_id = text(r, i, 11);
-  p.settlement_batch_id = text(r, i, 12);
-  p.documentation_status = text(r, i, 13);
-  p.settled_at = text(r, i, 14);
-  p.expired_at = text(r, i, 15);
-  p.unsettled_at = text(r, i, 16);
-  p.unsettled_reason = text(r, i, 17);
-  p.captured_at_ms = optional_int(r, i, 18);
-  p.first_seen_ms = r.integer(i, 19);
-  p.last_seen_ms = r.integer(i, 20);
-  p.latest_at_ms = optional_int(r, i, 21);
-  p.status_origin = text(r, i, 22);
-  return p;
-}
+// One row of a PgResult with the column accessors of Statement::Use (projection_rows.hpp).
+struct PgRow {
+  const PgResult& r;
+  int i;
+  std::string column_bytes(int col) const { return text(r, i, col); }
+  std::int64_t column_int(int col) const { return r.integer(i, col); }
+  std::optional<std::int64_t> column_optional_int(int col) const { return optional_int(r, i, col); }
+};
 
-ReviewRow read_review(const PgResult& r, int i) {
-  ReviewRow v;
-  v.source = text(r, i, 0);
-  v.transaction_id = text(r, i, 1);
-  v.state = text(r, i, 2);
-  v.outcome = text(r, i, 3);
-  v.cycle = r.integer(i, 4);
-  v.external_id = text(r, i, 5);
-  v.total_amount = text(r, i, 6);
-  v.currency = text(r, i, 7);
-  v.customer_id = text(r, i, 8);
-  v.documentation_status = text(r, i, 9);
-  v.opened_event_id = optional_int(r, i, 10);
-  v.opened_at_ms = optional_int(r, i, 11);
-  v.opened_received_ms = optional_int(r, i, 12);
-  v.closed_event_id = optional_int(r, i, 13);
-  v.closed_at_ms = optional_int(r, i, 14);
-  v.notify_state = text(r, i, 15);
-  v.notify_event_id = optional_int(r, i, 16);
-  v.notified_at_ms = optional_int(r, i, 17);
-  v.updated_at_ms = r.integer(i, 18);
-  return v;
-}
-
+PaymentRow read_payment(const PgResult& r, int i) { return projection_rows::payment(PgRow{r, i}); }
+ReviewRow read_review(const PgResult& r, int i) { return projection_rows::review(PgRow{r, i}); }
 CustomerRow read_customer(const PgResult& r, int i) {
-  CustomerRow c;
-  c.source = text(r, i, 0);
-  c.customer_id = text(r, i, 1);
-  c.client_id = text(r, i, 2);
-  c.operation_level = text(r, i, 3);
-  c.documents_count = optional_int(r, i, 4);
-  c.documented = r.integer(i, 5) != 0;
-  if (const auto auto_created = optional_int(r, i, 6)) c.auto_created = *auto_created != 0;
-  c.state_at_ms = optional_int(r, i, 7);
-  c.state_event_id = r.integer(i, 8);
-  c.first_seen_ms = r.integer(i, 9);
-  c.last_seen_ms = r.integer(i, 10);
-  return c;
+  return projection_rows::customer(PgRow{r, i});
 }
 
 template <typename Row, typename Read>
