@@ -90,10 +90,10 @@ Reconciler::Reconciler(std::vector<Source> sources, storage::Database& reader, R
       options_(options),
       on_check_(std::move(on_check)) {}
 
-std::vector<Reconciler::Candidate> Reconciler::choose(const Source& source,
+std::vector<Reconciler::Candidate> Reconciler::choose(storage::ProjectionReader& queries,
+                                                      const Source& source,
                                                       const ReconcileTarget& target,
                                                       std::int64_t now_ms) {
-  storage::ProjectionQueries queries(reader_);
   std::vector<Candidate> out;
   if (!target.empty()) {
     if (target.transaction_id) {
@@ -183,8 +183,8 @@ std::vector<Reconciler::Candidate> Reconciler::choose(const Source& source,
   return out;
 }
 
-void Reconciler::check(const Source& source, const Candidate& c, const ReconcileTarget& target,
-                       PassReport& report) {
+void Reconciler::check(storage::ProjectionReader& queries, const Source& source, const Candidate& c,
+                       const ReconcileTarget& target, PassReport& report) {
   const std::int64_t asked_at = clock_.now_ms();
   CheckResult r;
   r.source = source.name;
@@ -228,8 +228,7 @@ void Reconciler::check(const Source& source, const Candidate& c, const Reconcile
   } else {
     std::optional<storage::PaymentRow> payment = c.payment;
     if (!c.payment_looked_up) {
-      std::vector<storage::PaymentView> views =
-          storage::ProjectionQueries(reader_).payment(c.id, source.name);
+      std::vector<storage::PaymentView> views = queries.payment(c.id, source.name);
       if (!views.empty()) payment = std::move(views.front().payment);
     }
     http::PaymentResult answer = source.client->get_payment(c.id);
@@ -319,13 +318,14 @@ PassReport Reconciler::run_pass(const ReconcileTarget& target, const Wait& wait)
   const std::int64_t now = clock_.now_ms();
   std::erase_if(checked_at_,
                 [&](const auto& entry) { return now - entry.second >= options_.recheck_after_ms; });
+  storage::ProjectionQueries queries(reader_);  // checks the schema once per pass
   bool stopped = false;
   for (const Source& source : sources_) {
     if (stopped) break;
     if (target.source && *target.source != source.name) continue;
     const std::int64_t spent_before = report.api_requests;
     bool first = true;
-    for (const Candidate& c : choose(source, target, now)) {
+    for (const Candidate& c : choose(queries, source, target, now)) {
       if (report.api_requests - spent_before >= options_.max_requests_per_pass) {
         report.budget_spent = true;
         break;
@@ -335,7 +335,7 @@ PassReport Reconciler::run_pass(const ReconcileTarget& target, const Wait& wait)
         break;
       }
       first = false;
-      check(source, c, target, report);
+      check(queries, source, c, target, report);
     }
   }
   report.seconds =

@@ -33,6 +33,7 @@
 #include "webhook/core/work.hpp"
 #include "webhook/http/conomy_client.hpp"
 #include "webhook/storage/database.hpp"
+#include "webhook/storage/projection_queries.hpp"
 
 namespace webhook::app {
 
@@ -106,10 +107,11 @@ class Reconciler {
 
  private:
   struct Candidate;
-  std::vector<Candidate> choose(const Source& source, const ReconcileTarget& target,
-                                std::int64_t now_ms);
-  void check(const Source& source, const Candidate& c, const ReconcileTarget& target,
-             PassReport& report);
+  // Both read through the pass's one `queries` (over reader_).
+  std::vector<Candidate> choose(storage::ProjectionReader& queries, const Source& source,
+                                const ReconcileTarget& target, std::int64_t now_ms);
+  void check(storage::ProjectionReader& queries, const Source& source, const Candidate& c,
+             const ReconcileTarget& target, PassReport& report);
 
   std::vector<Source> sources_;
   storage::Database& reader_;
